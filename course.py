@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Set up and run the course with nothing but Python 3.11 or newer.
+
+    python3 course.py lab     # create .venv, install everything, open JupyterLab
+    python3 course.py test    # create .venv if needed, run every test (extra args go to pytest)
+
+The virtual environment lives in .venv/ next to this file. It is (re)installed when
+requirements.txt or pyproject.toml change, and left alone otherwise.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / "installed-requirements.sha256"
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def ensure_environment() -> Path:
+    if sys.version_info < (3, 11):
+        sys.exit(f"The course needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    wanted = hashlib.sha256(b"".join((ROOT / f).read_bytes()
+                                     for f in ("requirements.txt", "pyproject.toml"))).hexdigest()
+    if not venv_python().exists():
+        print(f"Creating a virtual environment in {VENV.name}/ ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    if not STAMP.exists() or STAMP.read_text().strip() != wanted:
+        print("Installing the course's packages (a few minutes the first time) ...", flush=True)
+        subprocess.run([str(venv_python()), "-m", "pip", "install", "--quiet",
+                        "--disable-pip-version-check", "-r", "requirements.txt"],
+                       cwd=ROOT, check=True)
+        STAMP.write_text(wanted + "\n")
+    return venv_python()
+
+
+COMMANDS = {
+    "lab": ["-m", "jupyter", "lab", "notebooks"],
+    "test": ["-m", "pytest"],
+    "measure": ["tools/run_notebooks.py"],
+}
+
+
+def main(argv) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__.strip())
+        print("\nAlso: python3 course.py measure [--write]   time each notebook; --write stores outputs")
+        return 2
+    python = ensure_environment()
+    return subprocess.run([str(python), *COMMANDS[argv[0]], *argv[1:]], cwd=ROOT).returncode
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)

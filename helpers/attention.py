@@ -1,0 +1,109 @@
+"""Scaled dot-product attention, from the formula, and a single learned attention head.
+
+    Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V
+
+Q holds one row per query (T of them), K and V one row per key/value (S of them).
+Masks follow the package convention: boolean, True = "may attend" (see ``helpers``).
+"""
+import math
+
+import torch
+from torch import nn
+
+from helpers._checks import broadcast_batch, check_tensor, shape_str
+
+
+def _check_qkv_mask(q, k, v, mask):
+    for name, x in (("q", q), ("k", k), ("v", v)):
+        check_tensor(name, x, min_dim=2)
+    if not (q.dtype == k.dtype == v.dtype):
+        raise TypeError(f"q, k and v must share a dtype, got {q.dtype}, {k.dtype}, {v.dtype}")
+    expected = "q (..., T, D), k (..., S, D), v (..., S, Dv)"
+    got = f"q {shape_str(q.shape)}, k {shape_str(k.shape)}, v {shape_str(v.shape)}"
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"queries and keys need the same width D: expected {expected}; got {got}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"keys and values need the same length S: expected {expected}; got {got}")
+    batch = broadcast_batch([("q", q.shape[:-2]), ("k", k.shape[:-2]), ("v", v.shape[:-2])])
+    if mask is None:
+        return
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a boolean torch.Tensor, got {type(mask).__name__}")
+    if mask.dtype != torch.bool:
+        raise TypeError(f"mask must have dtype torch.bool (True = may attend), got {mask.dtype}; "
+                        "for a 0/1 tensor use mask.bool()")
+    T, S = q.shape[-2], k.shape[-2]
+    scores_shape = (*batch, T, S)
+    try:
+        if torch.broadcast_shapes(mask.shape, scores_shape) != torch.Size(scores_shape):
+            raise RuntimeError
+    except RuntimeError:
+        raise ValueError(f"mask of shape {shape_str(mask.shape)} does not broadcast to the "
+                         f"scores' shape {shape_str(scores_shape)} (..., T, S)") from None
+
+
+def scaled_dot_product_attention(q, k, v, mask=None):
+    """Attend from every query to every key; return the output and the weights.
+
+    q: (..., T, D)   k: (..., S, D)   v: (..., S, Dv)   mask: bool, broadcasts to (..., T, S)
+    returns out (..., T, Dv) and weights (..., T, S); each row of weights sums to 1.
+    Any number of leading batch dimensions, broadcast like ``torch.matmul``.
+
+    A query whose keys are all masked has no key to look at: its weights and its output
+    are zero (as in ``torch.nn.functional.scaled_dot_product_attention``), not NaN.
+
+    >>> q = k = v = torch.eye(2)
+    >>> out, w = scaled_dot_product_attention(q, k, v)
+    >>> w.sum(-1)
+    tensor([1., 1.])
+    """
+    _check_qkv_mask(q, k, v, mask)
+    d_k = q.shape[-1]
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., T, S)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)  # (..., T, S)
+    if mask is not None:
+        # A fully blocked row is softmax(-inf, ..., -inf) = NaN; it has nothing to attend to.
+        weights = weights.masked_fill(~mask.any(dim=-1, keepdim=True), 0.0)
+    return weights @ v, weights  # (..., T, Dv), (..., T, S)
+
+
+class SelfAttention(nn.Module):
+    """One attention head with learned query, key and value maps (each a Linear with bias).
+
+    ``attn(x)`` is self-attention: x plays all three roles. ``attn(x, context)`` attends
+    from x to another sequence: queries from x, keys and values from ``context``.
+
+    x: (B, T, C)   context: (B, S, C), default x   mask: bool, broadcasts to (B, T, S)
+    returns out (B, T, d_v) and weights (B, T, S); the weights of the last call are also
+    kept in ``self.attn_weights`` for the widgets.
+    """
+
+    def __init__(self, d_model: int, d_k: int, d_v: int | None = None, bias: bool = True):
+        super().__init__()
+        for name, n in (("d_model", d_model), ("d_k", d_k), ("d_v", d_v if d_v else d_k)):
+            if not isinstance(n, int) or n < 1:
+                raise ValueError(f"{name} must be a positive int, got {n!r}")
+        self.d_model, self.d_k, self.d_v = d_model, d_k, d_v or d_k
+        self.w_q = nn.Linear(d_model, d_k, bias=bias)
+        self.w_k = nn.Linear(d_model, d_k, bias=bias)
+        self.w_v = nn.Linear(d_model, self.d_v, bias=bias)
+        self.attn_weights = None
+
+    def forward(self, x, context=None, mask=None):
+        context = x if context is None else context
+        for name, t in (("x", x), ("context", context)):
+            check_tensor(name, t, min_dim=2)
+            if t.shape[-1] != self.d_model:
+                raise ValueError(f"{name} must end in d_model={self.d_model} features: expected "
+                                 f"(..., {self.d_model}), got {shape_str(t.shape)}")
+        q = self.w_q(x)  # (B, T, d_k)
+        k = self.w_k(context)  # (B, S, d_k)
+        v = self.w_v(context)  # (B, S, d_v)
+        out, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, T, d_v), (B, T, S)
+        self.attn_weights = weights.detach()
+        return out, weights
+
+    def extra_repr(self) -> str:
+        return f"d_model={self.d_model}, d_k={self.d_k}, d_v={self.d_v}"

@@ -1,0 +1,184 @@
+"""Checks for the notebooks' exercises. Each says in words what is wrong, not only "wrong".
+
+A check runs the learner's function on fixed inputs, compares the result with the
+reference, and, when they differ, with the results of the usual mistakes, so that it
+can name the mistake. It returns a ``Check``, which prints as its message.
+"""
+import math
+from dataclasses import dataclass
+
+import torch
+
+from helpers._checks import shape_str
+
+
+@dataclass
+class Check:
+    passed: bool
+    message: str
+
+    def __repr__(self):
+        return ("✅ " if self.passed else "❌ ") + self.message
+
+    def __bool__(self):
+        return self.passed
+
+
+def _diagnose(got, expected, mistakes, success):
+    """Compare ``got`` with ``expected``, then with each known mistake's result."""
+    if got is None:
+        return Check(False, "Not done yet: your function returned None. Fill in its body "
+                            "and return the result.")
+    if isinstance(got, tuple):
+        got = got[0]
+    if not isinstance(got, torch.Tensor):
+        return Check(False, f"Expected a torch.Tensor, got {type(got).__name__}.")
+    got = got.detach()
+    if got.shape == expected.shape and torch.allclose(got, expected, atol=1e-5, rtol=1e-4):
+        return Check(True, success)
+    for message, wrong in mistakes.items():
+        if got.shape == wrong.shape and torch.allclose(got, wrong, atol=1e-5, rtol=1e-4):
+            return Check(False, message)
+    if got.shape != expected.shape:
+        return Check(False, f"Wrong shape: expected {shape_str(expected.shape)}, "
+                            f"got {shape_str(got.shape)}.")
+    if not torch.isfinite(got).all():
+        return Check(False, "Your result contains inf or NaN values.")
+    diff = (got - expected).abs().max().item()
+    return Check(False, f"Right shape, wrong values: the largest difference from the "
+                        f"reference is {diff:.3g}.")
+
+
+def _inputs(seed=0, T=5, S=6, d_k=9, d_v=3):
+    """d_k = 9 so that dividing by d_k (9) and by √d_k (3) give different answers."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(2, T, d_k, generator=g), torch.randn(2, S, d_k, generator=g),
+            torch.randn(2, S, d_v, generator=g))
+
+
+# --- Notebook 01 ---------------------------------------------------------------------
+
+def check_softmax(softmax):
+    """Exercise: ``softmax(x)`` over the last dimension, safe for large inputs."""
+    x = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))
+    mistakes = {
+        "Softmax over the wrong axis: each row (the last dimension) should sum to 1, but "
+        "your columns do. Use dim=-1.": torch.softmax(x, dim=0),
+        "You forgot to normalise: divide exp(x) by its sum over the last dimension.": x.exp(),
+        "You normalised x itself; exponentiate first: exp(x) / sum(exp(x)).":
+            x / x.sum(-1, keepdim=True),
+    }
+    result = _diagnose(softmax(x.clone()), torch.softmax(x, -1), mistakes,
+                       "Matches torch.softmax.")
+    if not result:
+        return result
+    big = torch.tensor([[1000.0, 1001.0, 1002.0]])
+    if not torch.isfinite(softmax(big.clone())).all():
+        return Check(False, "Overflow: exp(1000) is inf in float32, so you get NaN. Subtract "
+                            "the row's maximum before exponentiating; the result is the same.")
+    return Check(True, "Matches torch.softmax, and is safe for large scores.")
+
+
+def check_scaled_scores(scores):
+    """Exercise: ``scores(q, k)`` = q kᵀ / √d_k, shape (..., T, S)."""
+    q, k, _ = _inputs()
+    raw = q @ k.transpose(-2, -1)
+    d_k = q.shape[-1]
+    mistakes = {
+        f"You divided by d_k ({d_k}), not by √d_k ({math.sqrt(d_k):g}).": raw / d_k,
+        "You forgot to divide by √d_k.": raw,
+        "Your scores have one row per key: compute q @ kᵀ (queries down the side), "
+        "not k @ qᵀ.": raw.transpose(-2, -1) / math.sqrt(d_k),
+        "You multiplied by √d_k instead of dividing by it.": raw * math.sqrt(d_k),
+    }
+    return _diagnose(scores(q.clone(), k.clone()), raw / math.sqrt(d_k), mistakes,
+                     "Your scores are q kᵀ / √d_k.")
+
+
+def check_attention(attention):
+    """Exercise: ``attention(q, k, v)`` = softmax(q kᵀ / √d_k) v, shape (..., T, Dv)."""
+    q, k, v = _inputs()
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    mistakes = {
+        "Softmax over the wrong axis: each query's weights (a row, dim=-1) must sum to 1; "
+        "you normalised over the queries (dim=-2).": torch.softmax(scores, dim=-2) @ v,
+        "You forgot to divide the scores by √d_k.":
+            torch.softmax(q @ k.transpose(-2, -1), dim=-1) @ v,
+        "You divided by d_k, not √d_k.":
+            torch.softmax(q @ k.transpose(-2, -1) / q.shape[-1], dim=-1) @ v,
+        "You returned the weights; multiply them by the values v.": torch.softmax(scores, -1),
+        "You returned the scores before the softmax.": scores,
+    }
+    return _diagnose(attention(q.clone(), k.clone(), v.clone()),
+                     torch.softmax(scores, -1) @ v, mistakes,
+                     "softmax(q kᵀ / √d_k) v, as in the paper.")
+
+
+# --- Notebook 02 ---------------------------------------------------------------------
+
+def _projections(seed=0, C=9, d_k=9, d_v=4):
+    torch.manual_seed(seed)
+    return (torch.nn.Linear(C, d_k), torch.nn.Linear(C, d_k), torch.nn.Linear(C, d_v))
+
+
+def check_self_attention(self_attention):
+    """Exercise: ``self_attention(x, w_q, w_k, w_v)`` with three nn.Linear maps."""
+    w_q, w_k, w_v = _projections()
+    x = torch.randn(2, 5, 9, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        q, k, v = w_q(x), w_k(x), w_v(x)
+
+        def attend(q, k, v, scale=math.sqrt(q.shape[-1]), dim=-1):
+            return torch.softmax(q @ k.transpose(-2, -1) / scale, dim=dim) @ v
+
+        mistakes = {
+            "Your values are the raw inputs: pass x through w_v first.": attend(q, k, x),
+            "Your keys come from w_q: use w_k for the keys.": attend(q, q, v),
+            "Your queries and keys are the raw inputs: project them with w_q and w_k.":
+                attend(x, x, v),
+            "You forgot to divide the scores by √d_k.": attend(q, k, v, scale=1.0),
+            "You divided by d_k, not √d_k.": attend(q, k, v, scale=q.shape[-1]),
+            "Softmax over the wrong axis: normalise each query's row (dim=-1).":
+                attend(q, k, v, dim=-2),
+        }
+        got = self_attention(x.clone(), w_q, w_k, w_v)
+        return _diagnose(got, attend(q, k, v), mistakes,
+                         "Self-attention with learned queries, keys and values.")
+
+
+def check_parameter_count(answer, d_model, d_k, d_v):
+    """Exercise: the parameters of SelfAttention(d_model, d_k, d_v), biases included."""
+    right = d_model * d_k * 2 + d_model * d_v + 2 * d_k + d_v
+    if answer is None:
+        return Check(False, "Not done yet: set your answer to an int.")
+    if answer == right:
+        return Check(True, f"{right} parameters: three weight matrices and three biases.")
+    if answer == right - 2 * d_k - d_v:
+        return Check(False, "You forgot the biases: each Linear has one per output feature.")
+    if answer == 3 * d_model * d_k + 3 * d_k:
+        return Check(False, f"The value map has d_v={d_v} outputs, not d_k={d_k}.")
+    if answer in (d_model * d_k + d_k, d_model * d_k):
+        return Check(False, "You counted one map; there are three (queries, keys, values).")
+    return Check(False, f"{answer} is not it. Count each Linear as in_features × "
+                        "out_features weights plus out_features biases.")
+
+
+def check_cross_attention(cross_attention):
+    """Exercise: ``cross_attention(attn, x, context)``: queries from x, keys/values from context."""
+    torch.manual_seed(0)
+    from helpers.attention import SelfAttention
+
+    attn = SelfAttention(8, 8, 4)
+    x, context = torch.randn(2, 3, 8), torch.randn(2, 7, 8)
+    with torch.no_grad():
+        expected, _ = attn(x, context)
+        swapped, _ = attn(context, x)
+        self_only, _ = attn(x)
+        got = cross_attention(attn, x.clone(), context.clone())
+    mistakes = {
+        "Your output has one row per context token: the queries must come from x "
+        "(attn(x, context)), the keys and values from the context.": swapped,
+        "That is self-attention over x: pass the context as the second argument.": self_only,
+    }
+    return _diagnose(got, expected, mistakes,
+                     "One output row per query in x, each a mix of the context's values.")

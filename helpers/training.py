@@ -1,0 +1,114 @@
+"""A small training loop with a progress bar, and the history it returns.
+
+The loop is the one every notebook needs: sample a batch, compute the loss, step the
+optimiser, and now and then measure the held-out loss and accuracy. It is short on
+purpose; read it once, then let the notebooks call it.
+"""
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+from tqdm.auto import tqdm
+
+from helpers._checks import check_tensor, shape_str
+
+
+@dataclass
+class History:
+    """What ``fit`` measured. ``loss`` is per step; the ``val_*`` lists are per evaluation."""
+
+    step: list = field(default_factory=list)  # the step of each training loss
+    loss: list = field(default_factory=list)
+    val_step: list = field(default_factory=list)  # the step of each evaluation
+    val_loss: list = field(default_factory=list)
+    val_acc: list = field(default_factory=list)  # empty for a regression loss
+    seconds: float = 0.0  # wall time of the whole loop (varies from machine to machine)
+
+    def summary(self) -> str:
+        """One line with the final numbers, rounded so that they reproduce."""
+        text = f"{self.step[-1]} steps, final training loss {self.loss[-1]:.3f}"
+        if self.val_loss:
+            text += f", held-out loss {self.val_loss[-1]:.3f}"
+        if self.val_acc:
+            text += f", held-out accuracy {self.val_acc[-1]:.1%}"
+        return text
+
+
+def accuracy(logits, targets) -> float:
+    """Fraction of positions where the largest logit is the target: (..., V) vs (...)."""
+    check_tensor("logits", logits)
+    if logits.shape[:-1] != targets.shape:
+        raise ValueError(f"logits (..., V) and targets (...) must agree: got logits "
+                         f"{shape_str(logits.shape)}, targets {shape_str(targets.shape)}")
+    return (logits.argmax(-1) == targets).float().mean().item()
+
+
+def _loss_fn(loss):
+    if callable(loss):
+        return loss
+    if loss == "cross_entropy":  # logits (..., V), targets (...) of class indices
+        return lambda out, y: F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+    if loss == "mse":
+        return F.mse_loss
+    raise ValueError(f"loss must be 'cross_entropy', 'mse' or a function, got {loss!r}")
+
+
+def _forward(model, x):
+    out = model(x)
+    return out[0] if isinstance(out, tuple) else out  # modules that attend also return weights
+
+
+def fit(model, train, val=None, *, steps=200, lr=1e-2, batch_size=None, loss="cross_entropy",
+        eval_every=None, weight_decay=0.0, desc="training", progress=True) -> History:
+    """Train ``model`` on ``train = (X, Y)`` with AdamW for ``steps`` steps; return a History.
+
+    model: maps X (B, ...) to outputs (or to a tuple whose first item is the outputs)
+    train, val: pairs of tensors (X, Y) with the same first dimension B
+    batch_size: None trains on the whole set at every step (fastest for tiny data)
+    loss: 'cross_entropy' (outputs are logits (..., V), Y holds class indices (...)),
+          'mse', or a function (outputs, Y) -> scalar
+    eval_every: steps between held-out evaluations (default: 10 evaluations in all)
+    """
+    X, Y = train
+    if X.shape[0] != Y.shape[0]:
+        raise ValueError(f"X and Y need the same number of examples: got X {shape_str(X.shape)}, "
+                         f"Y {shape_str(Y.shape)}")
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    loss_fn = _loss_fn(loss)
+    eval_every = eval_every or max(1, steps // 10)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    history = History()
+    start = time.perf_counter()
+    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress, mininterval=0.25)
+    model.train()
+    for step in bar:
+        if batch_size is None:
+            xb, yb = X, Y
+        else:
+            idx = torch.randint(0, X.shape[0], (batch_size,))
+            xb, yb = X[idx], Y[idx]
+        batch_loss = loss_fn(_forward(model, xb), yb)
+        optimiser.zero_grad(set_to_none=True)
+        batch_loss.backward()
+        optimiser.step()
+        history.step.append(step)
+        history.loss.append(batch_loss.item())
+        if val is not None and (step % eval_every == 0 or step == steps):
+            _evaluate(model, val, loss_fn, loss == "cross_entropy", step, history)
+            bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val_loss=f"{history.val_loss[-1]:.3f}")
+    model.eval()
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+@torch.no_grad()
+def _evaluate(model, val, loss_fn, classify, step, history):
+    model.eval()
+    out = _forward(model, val[0])
+    history.val_step.append(step)
+    history.val_loss.append(loss_fn(out, val[1]).item())
+    if classify:
+        history.val_acc.append(accuracy(out, val[1]))
+    model.train()

@@ -1,0 +1,214 @@
+"""Interactive explorers built on ipywidgets; they take plain tensors, not modules.
+
+Each explorer is a widget box of controls above a picture. Every change of a control
+redraws the picture (a PNG in an ``ipywidgets.Image``), so the figure looks the same in
+JupyterLab, in a classroom projector and in the static copy: where widgets cannot run
+(GitHub, nbviewer), displaying an explorer still shows its current figure as an image.
+"""
+import base64
+import io
+import math
+
+import ipywidgets as widgets
+import torch
+from matplotlib.figure import Figure
+
+from helpers._checks import shape_str
+from helpers.visualisation import plot_attention
+
+
+def figure_to_png(fig) -> bytes:
+    """Render a matplotlib figure to PNG bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+class _FigureWidget(widgets.VBox):
+    """Controls above a picture; subclasses fill in ``draw(fig)``."""
+
+    def __init__(self, controls: dict, figsize):
+        self.controls = controls
+        self.figsize = figsize
+        self.image = widgets.Image(format="png")
+        for control in controls.values():
+            control.observe(lambda _change: self.redraw(), names="value")
+        visible = [c for c in controls.values() if c.layout.display != "none"]
+        super().__init__([widgets.HBox(visible, layout=widgets.Layout(flex_flow="row wrap")),
+                          self.image])
+        self.redraw()
+
+    def redraw(self):
+        fig = Figure(figsize=self.figsize, layout="constrained")
+        self.draw(fig)
+        self.image.value = figure_to_png(fig)
+
+    def draw(self, fig):
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs):
+        # A static copy of the current figure for renderers without a widget manager.
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["image/png"] = base64.b64encode(self.image.value).decode("ascii")
+        return bundle
+
+
+def _per_example(tokens, n, what):
+    if tokens and isinstance(tokens[0], (list, tuple)):
+        if len(tokens) != n:
+            raise ValueError(f"{what}: got {len(tokens)} lists of tokens for {n} examples")
+        return [list(t) for t in tokens]
+    return [list(tokens)] * n
+
+
+class AttentionExplorer(_FigureWidget):
+    """Browse attention weights: pick the example, layer, head and query token.
+
+    weights: (T, S), (H, T, S), (N, H, T, S) or (N, L, H, T, S) for N examples, L layers
+    and H heads, for instance ``torch.stack`` of what an attention module returned.
+    query_tokens, key_tokens: one list of labels for all examples, or one list per example;
+    a list shorter than T (or S) shows only that many rows (or columns), hiding padding.
+    """
+
+    def __init__(self, weights, query_tokens, key_tokens=None, *, example_names=None,
+                 title="Attention weights"):
+        w = torch.as_tensor(weights).detach().float().cpu()
+        if not 2 <= w.dim() <= 5:
+            raise ValueError("weights must have shape (T, S), (H, T, S), (N, H, T, S) or "
+                             f"(N, L, H, T, S), got {shape_str(w.shape)}")
+        if w.dim() == 4:
+            w = w[:, None]  # (N, 1, H, T, S)
+        while w.dim() < 5:
+            w = w[None]
+        self.weights = w  # (N, L, H, T, S)
+        N, L, H, T, S = w.shape
+        self.query_tokens = _per_example(query_tokens, N, "query_tokens")
+        self.key_tokens = (self.query_tokens if key_tokens is None
+                           else _per_example(key_tokens, N, "key_tokens"))
+        for q_toks, k_toks in zip(self.query_tokens, self.key_tokens):
+            if len(q_toks) > T or len(k_toks) > S:
+                raise ValueError(f"weights have T={T} queries and S={S} keys, but got "
+                                 f"{len(q_toks)} query and {len(k_toks)} key labels")
+        self.title = title
+        names = example_names or [" ".join(map(str, t)) for t in self.query_tokens]
+        def shown_if(condition):  # a control with only one choice is hidden
+            return widgets.Layout(display=None if condition else "none")
+
+        controls = {
+            "example": widgets.Dropdown(options=[(str(n), i) for i, n in enumerate(names)],
+                                        value=0, description="example",
+                                        layout=shown_if(N > 1)),
+            "layer": widgets.Dropdown(options=list(range(L)), value=0, description="layer",
+                                      layout=shown_if(L > 1)),
+            "head": widgets.ToggleButtons(options=list(range(H)), value=0, description="head",
+                                          style={"button_width": "40px"},
+                                          layout=shown_if(H > 1)),
+            "query": widgets.Dropdown(options=self._query_options(0), value=0,
+                                      description="query"),
+        }
+        controls["example"].observe(self._new_example, names="value")
+        super().__init__(controls, figsize=(11, 4.2))
+
+    def _query_options(self, example):
+        return [(f"{i}: {tok}", i) for i, tok in enumerate(self.query_tokens[example])]
+
+    def _new_example(self, change):
+        query = self.controls["query"]
+        with self.hold_trait_notifications():
+            query.options = self._query_options(change["new"])
+            query.value = min(query.value or 0, len(query.options) - 1)
+
+    @property
+    def shown(self):
+        """The (T, S) matrix on screen now, without padding rows and columns."""
+        c = {name: control.value for name, control in self.controls.items()}
+        q_toks, k_toks = self.query_tokens[c["example"]], self.key_tokens[c["example"]]
+        return self.weights[c["example"], c["layer"], c["head"], :len(q_toks), :len(k_toks)]
+
+    def draw(self, fig):
+        c = {name: control.value for name, control in self.controls.items()}
+        q_toks, k_toks = self.query_tokens[c["example"]], self.key_tokens[c["example"]]
+        query = min(c["query"] or 0, len(q_toks) - 1)
+        w = self.shown
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
+        where = [f"layer {c['layer']}"] if self.weights.shape[1] > 1 else []
+        where += [f"head {c['head']}"] if self.weights.shape[2] > 1 else []
+        plot_attention(w, q_toks, k_toks, ax=left, highlight_query=query,
+                       title=", ".join([self.title] + where))
+        row = w[query]
+        bars = right.bar(range(len(k_toks)), row.numpy(), color="#440154")
+        bars[int(row.argmax())].set_color("#fde725")
+        bars[int(row.argmax())].set_edgecolor("black")
+        right.set_xticks(range(len(k_toks)), [str(t) for t in k_toks],
+                         rotation=90 if len(k_toks) > 8 else 0)
+        right.set(ylim=(0, 1), ylabel="weight", xlabel="key",
+                  title=f"where query {query} ('{q_toks[query]}') looks")
+        right.grid(axis="y", alpha=0.3)
+
+
+class SoftLookupExplorer(_FigureWidget):
+    """A soft dictionary lookup in the plane: move the query, change the temperature.
+
+    keys: (S, 2) key vectors, one per item; names: S labels
+    values: (S,) numbers that the lookup averages (for instance a rating), default 1..S
+    The weights are softmax(q·k / temperature); the output is their average of the values.
+    """
+
+    def __init__(self, keys, names, values=None, *, value_name="value"):
+        k = torch.as_tensor(keys).float()
+        if k.dim() != 2 or k.shape[1] != 2:
+            raise ValueError(f"keys must have shape (S, 2), got {shape_str(k.shape)}")
+        if len(names) != k.shape[0]:
+            raise ValueError(f"{k.shape[0]} keys need {k.shape[0]} names, got {len(names)}")
+        v = torch.arange(1.0, k.shape[0] + 1) if values is None else torch.as_tensor(values).float()
+        if v.shape != (k.shape[0],):
+            raise ValueError(f"values must have shape ({k.shape[0]},), got {shape_str(v.shape)}")
+        self.key_vectors, self.names, self.values, self.value_name = k, list(names), v, value_name
+        slider = dict(continuous_update=False, style={"description_width": "initial"})
+        controls = {
+            "angle": widgets.FloatSlider(value=30, min=-180, max=180, step=5,
+                                         description="query direction (°)", **slider),
+            "length": widgets.FloatSlider(value=1.0, min=0.0, max=3.0, step=0.1,
+                                          description="query length", **slider),
+            "temperature": widgets.FloatLogSlider(value=1.0, base=10, min=-1.5, max=1.5,
+                                                  step=0.1, description="temperature",
+                                                  **slider),
+        }
+        super().__init__(controls, figsize=(11, 4.2))
+
+    @property
+    def query(self):
+        angle = math.radians(self.controls["angle"].value)
+        return self.controls["length"].value * torch.tensor([math.cos(angle), math.sin(angle)])
+
+    @property
+    def weights(self):
+        """softmax(q·k / temperature) over the keys: (S,)."""
+        return torch.softmax(self.key_vectors @ self.query / self.controls["temperature"].value, dim=0)
+
+    @property
+    def output(self):
+        return float(self.weights @ self.values)
+
+    def draw(self, fig):
+        w, q = self.weights, self.query
+        left, right = fig.subplots(1, 2)
+        left.axhline(0, color="grey", lw=0.5)
+        left.axvline(0, color="grey", lw=0.5)
+        left.scatter(self.key_vectors[:, 0], self.key_vectors[:, 1], s=40 + 1200 * w, c=w, cmap="viridis",
+                     vmin=0, vmax=1, edgecolors="black", zorder=3)
+        for (x, y), name in zip(self.key_vectors.tolist(), self.names):
+            left.annotate(name, (x, y), textcoords="offset points", xytext=(8, 6), fontsize=9)
+        left.annotate("", xy=q.tolist(), xytext=(0, 0),
+                      arrowprops=dict(arrowstyle="-|>", color="#e8112d", lw=2.5))
+        left.text(*q.tolist(), "  query", color="#e8112d", fontsize=10, fontweight="bold")
+        lim = max(self.key_vectors.abs().max().item(), 3.0) * 1.15
+        left.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="feature 1",
+                 ylabel="feature 2", title="keys (dot size = weight) and the query")
+        order = range(len(self.names))
+        right.barh(order, w.numpy(), color="#21918c")
+        right.set_yticks(order, self.names)
+        right.invert_yaxis()
+        right.set(xlim=(0, 1), xlabel="weight = softmax(q·k / temperature)",
+                  title=f"output: weighted {self.value_name} = {self.output:.2f}")
+        right.grid(axis="x", alpha=0.3)
