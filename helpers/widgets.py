@@ -114,9 +114,9 @@ class AttentionExplorer(_FigureWidget):
 
     def _new_example(self, change):
         query = self.controls["query"]
-        with self.hold_trait_notifications():
-            query.options = self._query_options(change["new"])
-            query.value = min(query.value or 0, len(query.options) - 1)
+        keep = query.value or 0  # new options reset the value; keep the row if it exists
+        query.options = self._query_options(change["new"])
+        query.value = min(keep, len(query.options) - 1)
 
     @property
     def shown(self):

@@ -1,0 +1,93 @@
+"""The exercise checks accept a right answer and name each classic mistake."""
+import math
+
+import pytest
+import torch
+
+from helpers import exercises as ex
+
+
+def sdpa(q, k, v, scale=None, dim=-1):
+    scale = math.sqrt(q.shape[-1]) if scale is None else scale
+    return torch.softmax(q @ k.transpose(-2, -1) / scale, dim=dim) @ v
+
+
+def stable_softmax(x):
+    e = (x - x.max(-1, keepdim=True).values).exp()
+    return e / e.sum(-1, keepdim=True)
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (stable_softmax, True, "safe for large"),
+    (lambda x: x.exp() / x.exp().sum(-1, keepdim=True), False, "Overflow"),
+    (lambda x: torch.softmax(x, 0), False, "wrong axis"),
+    (lambda x: x.exp(), False, "forgot to normalise"),
+    (lambda x: None, False, "returned None"),
+    (lambda x: x.tolist(), False, "Expected a torch.Tensor, got list"),
+])
+def test_check_softmax(fn, passed, words):
+    result = ex.check_softmax(fn)
+    assert result.passed is passed and words in result.message
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda q, k: q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]), True, "√d_k"),
+    (lambda q, k: q @ k.transpose(-2, -1) / q.shape[-1], False, "divided by d_k (9), not"),
+    (lambda q, k: q @ k.transpose(-2, -1), False, "forgot to divide"),
+    (lambda q, k: k @ q.transpose(-2, -1) / 3, False, "one row per key"),
+    (lambda q, k: q @ k.transpose(-2, -1) * 3, False, "multiplied"),
+    (lambda q, k: q[..., :1], False, "Wrong shape: expected (2, 5, 6), got (2, 5, 1)"),
+    (lambda q, k: q @ k.transpose(-2, -1) / 3 + 1, False, "wrong values"),
+])
+def test_check_scaled_scores(fn, passed, words):
+    result = ex.check_scaled_scores(fn)
+    assert result.passed is passed and words in result.message
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (sdpa, True, "as in the paper"),
+    (lambda q, k, v: sdpa(q, k, v, dim=-2), False, "wrong axis"),
+    (lambda q, k, v: sdpa(q, k, v, scale=1.0), False, "forgot to divide"),
+    (lambda q, k, v: sdpa(q, k, v, scale=q.shape[-1]), False, "divided by d_k"),
+    (lambda q, k, v: torch.softmax(q @ k.transpose(-2, -1) / 3, -1), False, "returned the weights"),
+])
+def test_check_attention(fn, passed, words):
+    result = ex.check_attention(fn)
+    assert result.passed is passed and words in result.message
+    assert repr(result).startswith("✅" if passed else "❌")
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda x, wq, wk, wv: sdpa(wq(x), wk(x), wv(x)), True, "learned"),
+    (lambda x, wq, wk, wv: sdpa(wq(x), wk(x), x), False, "raw inputs: pass x through w_v"),
+    (lambda x, wq, wk, wv: sdpa(wq(x), wq(x), wv(x)), False, "keys come from w_q"),
+    (lambda x, wq, wk, wv: sdpa(x, x, wv(x)), False, "queries and keys are the raw inputs"),
+    (lambda x, wq, wk, wv: sdpa(wq(x), wk(x), wv(x), scale=1.0), False, "forgot to divide"),
+    (lambda x, wq, wk, wv: sdpa(wq(x), wk(x), wv(x), dim=-2), False, "wrong axis"),
+])
+def test_check_self_attention(fn, passed, words):
+    result = ex.check_self_attention(fn)
+    assert result.passed is passed and words in result.message
+
+
+@pytest.mark.parametrize("answer, passed, words", [
+    (16 * 8 * 2 + 16 * 4 + 2 * 8 + 4, True, "three weight matrices"),
+    (16 * 8 * 2 + 16 * 4, False, "forgot the biases"),
+    (3 * 16 * 8 + 3 * 8, False, "d_v=4"),
+    (16 * 8 + 8, False, "one map"),
+    (None, False, "Not done yet"),
+    (7, False, "is not it"),
+])
+def test_check_parameter_count(answer, passed, words):
+    result = ex.check_parameter_count(answer, d_model=16, d_k=8, d_v=4)
+    assert result.passed is passed and words in result.message
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda attn, x, c: attn(x, c)[0], True, "One output row per query"),
+    (lambda attn, x, c: attn(c, x), False, "one row per context token"),
+    (lambda attn, x, c: attn(x), False, "That is self-attention"),
+])
+def test_check_cross_attention(fn, passed, words):
+    result = ex.check_cross_attention(fn)
+    assert result.passed is passed and words in result.message

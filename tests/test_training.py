@@ -1,0 +1,70 @@
+"""The training loop learns, records what it promises, and refuses bad input."""
+import matplotlib
+
+matplotlib.use("Agg")
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+import helpers  # noqa: E402
+from helpers.tasks import reverse_task  # noqa: E402
+
+
+def linearly_separable(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, 4, generator=g)
+    return X, (X[:, 0] + X[:, 1] > 0).long()
+
+
+def test_fit_learns_and_records_history():
+    helpers.seed_everything(0)
+    model = nn.Linear(4, 2)
+    history = helpers.fit(model, linearly_separable(256, 0), linearly_separable(256, 1),
+                          steps=60, lr=0.1, eval_every=20, progress=False)
+    assert history.step == list(range(1, 61)) and history.val_step == [20, 40, 60]
+    assert history.loss[-1] < history.loss[0] / 3
+    assert history.val_acc[-1] > 0.95
+    assert "held-out accuracy" in history.summary()
+    assert len(helpers.plot_history(history).axes) == 2
+
+
+def test_fit_regression_and_minibatches():
+    helpers.seed_everything(0)
+    X = torch.randn(128, 3)
+    Y = X @ torch.tensor([[1.0], [-2.0], [0.5]])
+    model = nn.Linear(3, 1)
+    history = helpers.fit(model, (X, Y), (X, Y), steps=200, lr=0.05, batch_size=32,
+                          loss="mse", progress=False)
+    assert history.val_loss[-1] < 1e-3 and history.val_acc == []
+
+
+def test_fit_rejects_bad_input():
+    X = torch.randn(10, 4)
+    with pytest.raises(ValueError, match=r"same number of examples: got X \(10, 4\), Y \(9\)"):
+        helpers.fit(nn.Linear(4, 2), (X, torch.zeros(9, dtype=torch.long)))
+    with pytest.raises(ValueError, match="loss must be"):
+        helpers.fit(nn.Linear(4, 2), (X, torch.zeros(10, dtype=torch.long)), loss="hinge")
+
+
+def test_accuracy_checks_shapes():
+    assert helpers.accuracy(torch.tensor([[0.1, 0.9], [0.8, 0.2]]), torch.tensor([1, 1])) == 0.5
+    with pytest.raises(ValueError, match=r"got logits \(2, 2\), targets \(3\)"):
+        helpers.accuracy(torch.zeros(2, 2), torch.zeros(3, dtype=torch.long))
+
+
+def test_seed_everything_reproduces():
+    helpers.seed_everything(3)
+    a = torch.randn(4), reverse_task(2, 5)
+    helpers.seed_everything(3)
+    b = torch.randn(4), reverse_task(2, 5)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1][0], b[1][0])
+    with pytest.raises(ValueError):
+        helpers.seed_everything(-1)
+
+
+def test_reverse_task():
+    X, Y = reverse_task(50, length=6, vocab_size=4)
+    assert X.shape == Y.shape == (50, 6) and torch.equal(Y, X.flip(-1))
+    assert X.min() >= 0 and X.max() < 4
+    with pytest.raises(ValueError, match="length >= 1"):
+        reverse_task(5, length=0)

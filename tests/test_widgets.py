@@ -1,0 +1,79 @@
+"""The explorers without a browser: change a control, the drawn data and picture change."""
+import pytest
+import torch
+
+from helpers.widgets import AttentionExplorer, SoftLookupExplorer
+
+
+@pytest.fixture
+def weights():
+    g = torch.Generator().manual_seed(0)
+    return torch.softmax(torch.randn(3, 2, 4, 5, 5, generator=g), dim=-1)  # (N, L, H, T, S)
+
+
+def test_attention_explorer_redraws_on_every_control(weights):
+    tokens = [list("abcde"), list("fghij"), list("klm")]
+    explorer = AttentionExplorer(weights, tokens)
+    for name, value in [("head", 2), ("layer", 1), ("query", 3), ("example", 1)]:
+        before_png, before_data = explorer.image.value, explorer.shown.clone()
+        explorer.controls[name].value = value
+        assert explorer.image.value != before_png, f"moving {name} did not redraw"
+        if name in ("head", "layer", "example"):
+            assert not torch.equal(explorer.shown, before_data), f"{name} showed the same data"
+    torch.testing.assert_close(explorer.shown, weights[1, 1, 2])
+
+
+def test_attention_explorer_hides_padding_and_keeps_query_in_range(weights):
+    explorer = AttentionExplorer(weights, [list("abcde"), list("fghij"), list("klm")])
+    explorer.controls["query"].value = 4
+    explorer.controls["example"].value = 2
+    assert explorer.shown.shape == (3, 3)
+    assert explorer.controls["query"].value == 2
+    assert [label for label, _ in explorer.controls["query"].options] == ["0: k", "1: l", "2: m"]
+
+
+@pytest.mark.parametrize("shape, visible", [
+    ((5, 5), {"query"}),
+    ((4, 5, 5), {"head", "query"}),
+    ((3, 4, 5, 5), {"example", "head", "query"}),
+])
+def test_attention_explorer_shows_only_useful_controls(shape, visible):
+    explorer = AttentionExplorer(torch.rand(shape), list("abcde"))
+    shown = {n for n, c in explorer.controls.items() if c.layout.display != "none"}
+    assert shown == visible
+
+
+def test_attention_explorer_static_copy_for_github(weights):
+    bundle = AttentionExplorer(weights, list("abcde"))._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle and "image/png" in bundle
+
+
+def test_attention_explorer_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"got \(2, 3, 4, 5, 5, 5\)"):
+        AttentionExplorer(torch.rand(2, 3, 4, 5, 5, 5), list("abcde"))
+    with pytest.raises(ValueError, match="T=5 queries and S=5 keys, but got 6 query"):
+        AttentionExplorer(torch.rand(5, 5), list("abcdef"))
+    with pytest.raises(ValueError, match="got 2 lists of tokens for 3 examples"):
+        AttentionExplorer(torch.rand(3, 1, 5, 5), [list("abcde")] * 2)
+
+
+def test_soft_lookup_explorer_moves_weights_and_output():
+    keys = torch.tensor([[2.0, 0.0], [0.0, 2.0], [-2.0, 0.0]])
+    explorer = SoftLookupExplorer(keys, ["east", "north", "west"], values=[1.0, 2.0, 3.0])
+    explorer.controls["angle"].value = 0.0
+    assert explorer.weights.argmax() == 0
+    png, output = explorer.image.value, explorer.output
+    explorer.controls["angle"].value = 90.0
+    assert explorer.weights.argmax() == 1 and explorer.image.value != png
+    assert explorer.output != output
+    explorer.controls["temperature"].value = 0.05  # cold: nearly a hard lookup
+    assert explorer.weights.max() > 0.99 and abs(explorer.output - 2.0) < 0.01
+    explorer.controls["temperature"].value = 30.0  # hot: nearly a plain average
+    assert explorer.weights.min() > 0.3
+
+
+def test_soft_lookup_explorer_rejects_bad_keys():
+    with pytest.raises(ValueError, match=r"keys must have shape \(S, 2\), got \(3, 3\)"):
+        SoftLookupExplorer(torch.rand(3, 3), list("abc"))
+    with pytest.raises(ValueError, match="3 keys need 3 names, got 2"):
+        SoftLookupExplorer(torch.rand(3, 2), list("ab"))
