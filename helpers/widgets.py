@@ -154,7 +154,8 @@ class SoftLookupExplorer(_FigureWidget):
     The weights are softmax(q·k / temperature); the output is their average of the values.
     """
 
-    def __init__(self, keys, names, values=None, *, value_name="value"):
+    def __init__(self, keys, names, values=None, *, value_name="value",
+                 feature_names=("feature 1", "feature 2")):
         k = torch.as_tensor(keys).float()
         if k.dim() != 2 or k.shape[1] != 2:
             raise ValueError(f"keys must have shape (S, 2), got {shape_str(k.shape)}")
@@ -164,6 +165,7 @@ class SoftLookupExplorer(_FigureWidget):
         if v.shape != (k.shape[0],):
             raise ValueError(f"values must have shape ({k.shape[0]},), got {shape_str(v.shape)}")
         self.key_vectors, self.names, self.values, self.value_name = k, list(names), v, value_name
+        self.feature_names = feature_names
         slider = dict(continuous_update=False, style={"description_width": "initial"})
         controls = {
             "angle": widgets.FloatSlider(value=30, min=-180, max=180, step=5,
@@ -203,8 +205,8 @@ class SoftLookupExplorer(_FigureWidget):
                       arrowprops=dict(arrowstyle="-|>", color="#e8112d", lw=2.5))
         left.text(*q.tolist(), "  query", color="#e8112d", fontsize=10, fontweight="bold")
         lim = max(self.key_vectors.abs().max().item(), 3.0) * 1.15
-        left.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="feature 1",
-                 ylabel="feature 2", title="keys (dot size = weight) and the query")
+        left.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel=self.feature_names[0],
+                 ylabel=self.feature_names[1], title="keys (dot size = weight) and the query")
         order = range(len(self.names))
         right.barh(order, w.numpy(), color="#21918c")
         right.set_yticks(order, self.names)

@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Execute each notebook in a fresh kernel; print its wall time and peak memory.
+
+    python tools/run_notebooks.py                  # measure every notebook, change nothing
+    python tools/run_notebooks.py --write          # also store the executed notebooks
+    python tools/run_notebooks.py 01 --write       # only notebooks whose name contains "01"
+
+The README's table of run times comes from this script. Each notebook runs in its own
+process, so the peak memory reported is that of the notebook's kernel alone.
+"""
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def execute_one(path: Path, write: bool) -> dict:
+    """Run one notebook (called in a child process); return its time and peak memory."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    if write:
+        for cell in nb.cells:  # keep the stored files free of run-specific metadata
+            cell.metadata.pop("execution", None)
+        nbformat.write(nb, path)
+    # The kernel was this process's only child, and it has exited: its peak resident size.
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    peak_mib = peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+    return {"notebook": path.name, "seconds": round(seconds, 1), "peak_mib": round(peak_mib)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("only", nargs="*", help="run only notebooks whose name contains these")
+    parser.add_argument("--write", action="store_true", help="store the executed notebooks")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(execute_one(Path(args.child), args.write)))
+        return 0
+    paths = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    paths = [p for p in paths if not args.only or any(o in p.name for o in args.only)]
+    print("| notebook | run time (s) | peak memory (MiB) |\n|---|---:|---:|")
+    failed = 0
+    for path in paths:
+        cmd = [sys.executable, __file__, "--child", str(path)] + (["--write"] if args.write else [])
+        result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        if result.returncode != 0:
+            failed += 1
+            print(f"| {path.name} | FAILED | |\n{result.stderr[-3000:]}", file=sys.stderr)
+            continue
+        row = json.loads(result.stdout.strip().splitlines()[-1])
+        print(f"| {row['notebook']} | {row['seconds']} | {row['peak_mib']} |", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
