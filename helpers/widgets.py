@@ -53,10 +53,13 @@ class _FigureWidget(widgets.VBox):
         return bundle
 
 
-def _per_example(tokens, n, what):
+def _per_example(tokens, n, what, shape):
     if tokens and isinstance(tokens[0], (list, tuple)):
         if len(tokens) != n:
-            raise ValueError(f"{what}: got {len(tokens)} lists of tokens for {n} examples")
+            hint = ("; 3-D weights are read as (H, T, S): for N examples of one head pass "
+                    "weights[:, None], shape (N, 1, T, S)") if len(shape) == 3 else ""
+            raise ValueError(f"{what}: got {len(tokens)} lists of tokens for {n} examples "
+                             f"(weights of shape {shape_str(shape)}){hint}")
         return [list(t) for t in tokens]
     return [list(tokens)] * n
 
@@ -73,6 +76,7 @@ class AttentionExplorer(_FigureWidget):
     def __init__(self, weights, query_tokens, key_tokens=None, *, example_names=None,
                  title="Attention weights"):
         w = torch.as_tensor(weights).detach().float().cpu()
+        given = w.shape
         if not 2 <= w.dim() <= 5:
             raise ValueError("weights must have shape (T, S), (H, T, S), (N, H, T, S) or "
                              f"(N, L, H, T, S), got {shape_str(w.shape)}")
@@ -82,9 +86,9 @@ class AttentionExplorer(_FigureWidget):
             w = w[None]
         self.weights = w  # (N, L, H, T, S)
         N, L, H, T, S = w.shape
-        self.query_tokens = _per_example(query_tokens, N, "query_tokens")
+        self.query_tokens = _per_example(query_tokens, N, "query_tokens", given)
         self.key_tokens = (self.query_tokens if key_tokens is None
-                           else _per_example(key_tokens, N, "key_tokens"))
+                           else _per_example(key_tokens, N, "key_tokens", given))
         for q_toks, k_toks in zip(self.query_tokens, self.key_tokens):
             if len(q_toks) > T or len(k_toks) > S:
                 raise ValueError(f"weights have T={T} queries and S={S} keys, but got "

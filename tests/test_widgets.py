@@ -55,6 +55,8 @@ def test_attention_explorer_rejects_bad_input():
         AttentionExplorer(torch.rand(5, 5), list("abcdef"))
     with pytest.raises(ValueError, match="got 2 lists of tokens for 3 examples"):
         AttentionExplorer(torch.rand(3, 1, 5, 5), [list("abcde")] * 2)
+    with pytest.raises(ValueError, match=r"read as \(H, T, S\).*weights\[:, None\]"):
+        AttentionExplorer(torch.rand(8, 5, 5), [list("abcde")] * 8)
 
 
 def test_soft_lookup_explorer_moves_weights_and_output():
