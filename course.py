@@ -52,7 +52,10 @@ def main(argv) -> int:
         print("\nAlso: python3 course.py measure [--write]   time each notebook; --write stores outputs")
         return 2
     python = ensure_environment()
-    return subprocess.run([str(python), *COMMANDS[argv[0]], *argv[1:]], cwd=ROOT).returncode
+    command = [str(python), *COMMANDS[argv[0]], *argv[1:]]
+    if argv[0] == "lab" and hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # containers and cloud machines often run as root
+    return subprocess.run(command, cwd=ROOT).returncode
 
 
 if __name__ == "__main__":

@@ -1,0 +1,190 @@
+"""A real JupyterLab in a real browser: open a notebook, run all cells, move a widget.
+
+The test starts JupyterLab on 127.0.0.1 on a copy of the course, drives it with
+Playwright in headless Chromium, and stops everything it started. It needs a Chromium
+binary: Debian's `chromium` package (`sudo apt install chromium`), or any Chrome/Chromium
+named by the COURSE_CHROMIUM environment variable. It never downloads a browser. On a
+machine without one it skips and says so; under CI (CI=true) it fails instead.
+"""
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+                  "--disable-gpu", "--no-first-run", "--disable-sync"]
+# Settings that keep JupyterLab from asking about news or updates (a pop-up over the page).
+LAB_SETTINGS = {"@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+                {"fetchNews": "false", "checkForUpdates": False}}
+
+
+def find_chromium():
+    candidates = [os.environ.get("COURSE_CHROMIUM"), shutil.which("chromium"),
+                  shutil.which("chromium-browser"), shutil.which("google-chrome")]
+    return next((c for c in candidates if c and Path(c).exists()), None)
+
+
+def skip_unless_ci(reason):
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: the browser test must run, not skip)")
+    pytest.skip(reason)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def api(url, token, path, method="GET"):
+    request = urllib.request.Request(f"{url}{path}", method=method,
+                                     headers={"Authorization": f"token {token}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        body = response.read()
+    return json.loads(body) if body else None
+
+
+@pytest.fixture
+def lab(tmp_path):
+    """JupyterLab serving a copy of notebooks/ and fig/; yields (url, token); stops it all."""
+    course = tmp_path / "course"
+    for folder in ("notebooks", "fig"):
+        shutil.copytree(ROOT / folder, course / folder)
+    settings = tmp_path / "lab-settings"
+    for name, values in LAB_SETTINGS.items():
+        path = settings / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    port, token = free_port(), secrets.token_hex(16)
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+               JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"), JUPYTER_PLATFORM_DIRS="1")
+    log = open(tmp_path / "jupyterlab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+         f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={course}", "--LabApp.expose_app_in_browser=True",
+         f"--LabApp.user_settings_dir={settings}",
+         f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"]
+        + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                api(url, token, "/api/status")
+                break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("JupyterLab did not start:\n" + (tmp_path / "jupyterlab.log")
+                                .read_text()[-3000:])
+                time.sleep(0.5)
+        yield url, token
+    finally:
+        stop_everything(server, url, token)
+        log.close()
+
+
+def stop_everything(server, url, token):
+    """Shut the server down through its API (which stops its kernels), then make sure."""
+    if server.poll() is not None:
+        return
+    children = psutil.Process(server.pid).children(recursive=True)
+    try:
+        api(url, token, "/api/shutdown", method="POST")
+        server.wait(timeout=20)
+    except Exception:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    _, alive = psutil.wait_procs(children, timeout=10)
+    for process in alive:  # kernels run in sessions of their own; none may outlive the test
+        process.kill()
+
+
+@pytest.fixture
+def page(tmp_path):
+    chromium = find_chromium()
+    if chromium is None:
+        skip_unless_ci("No Chromium found: install it (Debian/Ubuntu: `sudo apt install "
+                       "chromium`) or set COURSE_CHROMIUM=/path/to/chrome to run the browser test")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=chromium, headless=True,
+            args=CHROMIUM_FLAGS, viewport={"width": 1400, "height": 1000})
+        try:
+            yield context.new_page()
+        finally:
+            context.close()
+
+
+NOTEBOOK_STATE = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const cells = panel.content.widgets.filter(cell => cell.model.type === 'code');
+    const outputs = cells.flatMap(cell => cell.model.outputs.toJSON());
+    return {idle: panel.sessionContext.session.kernel.status === 'idle',
+            ran: cells.filter(cell => cell.model.executionCount !== null).length,
+            cells: cells.length,
+            errors: outputs.filter(o => o.output_type === 'error')
+                           .map(o => `${o.ename}: ${o.evalue}`)};
+}"""
+
+
+def run_all_cells(page, url, token, notebook):
+    """Open ``notebook`` in JupyterLab, run every cell, and fail on any error output."""
+    page.goto(f"{url}/lab/tree/notebooks/{notebook}?token={token}")
+    page.wait_for_function(
+        "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel"
+        "?.status === 'idle'", timeout=90_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(f"() => {{ const s = ({NOTEBOOK_STATE})(); "
+                           "return s.idle && s.ran === s.cells; }", timeout=120_000)
+    state = page.evaluate(NOTEBOOK_STATE)
+    assert state["errors"] == [], f"{notebook} shows errors: {state['errors']}"
+    return state
+
+
+def widget_image(page, index):
+    return page.locator(".jupyter-widgets.widget-image, .widget-image").nth(index)
+
+
+def test_soft_lookup_widget_redraws_when_the_query_moves(lab, page, tmp_path):
+    url, token = lab
+    state = run_all_cells(page, url, token, "01_attention_as_soft_lookup.ipynb")
+    assert state["cells"] > 20
+    image = widget_image(page, 0)
+    image.scroll_into_view_if_needed()
+    image.wait_for(state="visible", timeout=60_000)
+    before = image.get_attribute("src")
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    for _ in range(6):
+        page.keyboard.press("ArrowRight")  # turn the query by 6 steps of 5 degrees
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function("([el, old]) => el.getAttribute('src') !== old",
+                               arg=[image.element_handle(), before], timeout=30_000)
+    except PlaywrightTimeout:
+        page.screenshot(path=str(tmp_path / "jupyterlab-01-widget-stuck.png"))
+        pytest.fail("moving the query-direction slider did not redraw the figure within 30 s "
+                    f"(screenshot in {tmp_path})")
+    image.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "jupyterlab-01-widget.png"))
