@@ -40,7 +40,10 @@ def ensure_environment() -> Path:
 
 
 COMMANDS = {
-    "lab": ["-m", "jupyter", "lab", "notebooks"],
+    # Serve the whole repository (the notebooks show diagrams from ../fig) and open it on
+    # the notebooks folder.
+    "lab": ["-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}",
+            "--ServerApp.default_url=/lab/tree/notebooks"],
     "test": ["-m", "pytest"],
     "measure": ["tools/run_notebooks.py"],
 }

@@ -161,6 +161,15 @@ def run_all_cells(page, url, token, notebook):
     return state
 
 
+def assert_markdown_images_load(page):
+    """Every diagram in the markdown cells (such as ../fig/*.svg) was found and drawn."""
+    images = page.evaluate("""() => [...document.querySelectorAll('.jp-MarkdownOutput img')]
+        .map(img => ({src: img.getAttribute('src'), ok: img.complete && img.naturalWidth > 0}))""")
+    assert images, "no diagram found in the markdown cells"
+    broken = [img["src"] for img in images if not img["ok"]]
+    assert not broken, f"diagrams that did not load: {broken}"
+
+
 def widget_image(page, index):
     return page.locator(".jupyter-widgets.widget-image, .widget-image").nth(index)
 
@@ -169,6 +178,7 @@ def test_soft_lookup_widget_redraws_when_the_query_moves(lab, page, tmp_path):
     url, token = lab
     state = run_all_cells(page, url, token, "01_attention_as_soft_lookup.ipynb")
     assert state["cells"] > 20
+    assert_markdown_images_load(page)
     image = widget_image(page, 0)
     image.scroll_into_view_if_needed()
     image.wait_for(state="visible", timeout=60_000)
