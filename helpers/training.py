@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
+from tqdm.notebook import tqdm_notebook
 
 from helpers._checks import check_tensor, shape_str
 
@@ -81,7 +82,7 @@ def fit(model, train, val=None, *, steps=200, lr=1e-2, batch_size=None, loss="cr
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     history = History()
     start = time.perf_counter()
-    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress, mininterval=0.25)
+    bar, shown = _progress_bar(steps, desc, progress)
     model.train()
     for step in bar:
         if batch_size is None:
@@ -100,7 +101,26 @@ def fit(model, train, val=None, *, steps=200, lr=1e-2, batch_size=None, loss="cr
             bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val_loss=f"{history.val_loss[-1]:.3f}")
     model.eval()
     history.seconds = time.perf_counter() - start
+    bar.close()
+    if shown is not None:
+        shown.update(bar.container)  # the stored notebook then shows the finished bar, not 0%
     return history
+
+
+def _progress_bar(steps, desc, enabled):
+    """tqdm's bar (a widget in a notebook, text elsewhere) and, in a notebook, its display.
+
+    A notebook keeps the text copy of a widget from the moment it was first displayed;
+    ``fit`` refreshes that display when training ends.
+    """
+    in_notebook = issubclass(tqdm, tqdm_notebook) and enabled
+    bar = tqdm(range(1, steps + 1), desc=desc, disable=not enabled, mininterval=0.25,
+               **({"display": False} if in_notebook else {}))
+    if not in_notebook:
+        return bar, None
+    from IPython.display import display
+
+    return bar, display(bar.container, display_id=True)
 
 
 @torch.no_grad()
