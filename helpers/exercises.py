@@ -182,3 +182,105 @@ def check_cross_attention(cross_attention):
     }
     return _diagnose(got, expected, mistakes,
                      "One output row per query in x, each a mix of the context's values.")
+
+
+# --- Notebook 03 ---------------------------------------------------------------------
+
+def check_causal_mask(causal_mask):
+    """Exercise: ``causal_mask(T)``, a (T, T) bool mask, True where query t may see key s."""
+    T = 5
+    right = torch.ones(T, T, dtype=torch.bool).tril()
+    got = causal_mask(T)
+    if isinstance(got, torch.Tensor) and got.shape == right.shape and got.dtype != torch.bool:
+        if torch.equal(got.bool(), right):
+            return Check(False, f"Right pattern, but dtype {got.dtype}: masks in this course are "
+                                "boolean. Add .bool().")
+    mistakes = {
+        "Your mask is upside down: True must mean 'may attend', so the lower triangle "
+        "(keys at or before the query) is True.": ~right,
+        "A query may also attend to itself: keep the diagonal (tril, not tril(-1)).":
+            torch.ones(T, T, dtype=torch.bool).tril(-1),
+        "That is the upper triangle: it lets each query see the future and not the past.":
+            torch.ones(T, T, dtype=torch.bool).triu(),
+    }
+    return _diagnose(got, right, mistakes, "A causal mask: each query sees itself and the past.")
+
+
+def check_masked_softmax(masked_softmax):
+    """Exercise: ``masked_softmax(scores, mask)`` -> weights, blocked keys exactly 0."""
+    g = torch.Generator().manual_seed(0)
+    scores = torch.randn(2, 4, 4, generator=g) * 3
+    mask = torch.ones(4, 4, dtype=torch.bool).tril()
+    right = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+    mistakes = {
+        "You applied the mask after the softmax: the weights of each row no longer sum to 1, "
+        "and the future still changed the denominator. Mask the scores, then softmax.":
+            torch.softmax(scores, -1) * mask,
+        "You filled blocked scores with 0, not -inf: exp(0) = 1, so blocked keys still get "
+        "weight. Use float('-inf').": torch.softmax(scores.masked_fill(~mask, 0.0), -1),
+        "You blocked the allowed keys: True means 'may attend', so fill where the mask is "
+        "False (~mask).": torch.softmax(scores.masked_fill(mask, float("-inf")), -1),
+    }
+    return _diagnose(masked_softmax(scores.clone(), mask), right, mistakes,
+                     "Blocked keys get exactly 0 and every row sums to 1.")
+
+
+def check_to_torch_mha(convert):
+    """Exercise: our mask (True = may attend) to nn.MultiheadAttention's (True = blocked)."""
+    ours = torch.ones(4, 4, dtype=torch.bool).tril()
+    got = convert(ours.clone())
+    if isinstance(got, torch.Tensor) and got.dtype != torch.bool:
+        return Check(False, f"Expected a boolean mask, got dtype {got.dtype}. (An additive mask "
+                            "of 0 and -inf also works in PyTorch, but here we want True = blocked.)")
+    unchanged = ("You passed our mask unchanged: in nn.MultiheadAttention True means *blocked*, "
+                 "the opposite of ours. Invert it with ~mask.")
+    return _diagnose(got, ~ours, {unchanged: ours},
+                     "True now means 'blocked', as nn.MultiheadAttention expects.")
+
+
+# --- Notebook 04 ---------------------------------------------------------------------
+
+def check_split_heads(split_heads):
+    """Exercise: ``split_heads(x, num_heads)``: (B, T, C) -> (B, H, T, D) with D = C / H."""
+    B, T, C, H = 2, 3, 8, 2
+    x = torch.arange(B * T * C, dtype=torch.float32).view(B, T, C)
+    right = x.view(B, T, H, C // H).transpose(1, 2)
+    mistakes = {
+        "You reshaped straight to (B, H, T, D): that cuts the sequence, not the features, into "
+        "heads. View as (B, T, H, D) first, then transpose(1, 2).": x.reshape(B, H, T, C // H),
+        "You stopped at (B, T, H, D): move the heads in front of the positions with "
+        "transpose(1, 2).": x.view(B, T, H, C // H),
+    }
+    return _diagnose(split_heads(x.clone(), H), right, mistakes,
+                     "Each head gets its own slice of D features for every position.")
+
+
+def check_merge_heads(merge_heads):
+    """Exercise: ``merge_heads(x)``: (B, H, T, D) -> (B, T, H*D), the inverse of split_heads."""
+    B, H, T, D = 2, 2, 3, 4
+    x = torch.arange(B * H * T * D, dtype=torch.float32).view(B, H, T, D)
+    right = x.transpose(1, 2).reshape(B, T, H * D)
+    mistakes = {
+        "You reshaped without transposing back: positions and heads got mixed. "
+        "transpose(1, 2) first, then reshape(B, T, H * D).": x.reshape(B, T, H * D),
+    }
+    return _diagnose(merge_heads(x.clone()), right, mistakes,
+                     "The heads sit side by side again in each position's features.")
+
+
+def check_mha_parameter_count(answer, d_model, num_heads):
+    """Exercise: parameters of MultiHeadAttention(d_model, num_heads), biases included."""
+    right = 4 * (d_model * d_model + d_model)
+    if answer is None:
+        return Check(False, "Not done yet: set your answer to an int.")
+    if answer == right:
+        return Check(True, f"{right}: W_Q, W_K, W_V and W_O, each C × C plus C biases — "
+                           "whatever the number of heads.")
+    if answer == 3 * (d_model * d_model + d_model):
+        return Check(False, "You forgot the output projection W_O.")
+    if answer == 4 * d_model * d_model:
+        return Check(False, "You forgot the biases (C per projection).")
+    if answer == num_heads * right or answer == num_heads * 3 * (d_model * d_model + d_model):
+        return Check(False, f"More heads do not mean more parameters: each of the {num_heads} "
+                            f"heads projects to d_model / {num_heads} features.")
+    return Check(False, f"{answer} is not it. Count four C × C projections with C biases each.")

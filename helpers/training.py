@@ -36,13 +36,22 @@ class History:
         return text
 
 
+IGNORE = -100  # a target to skip, as in F.cross_entropy's ignore_index
+
+
 def accuracy(logits, targets) -> float:
-    """Fraction of positions where the largest logit is the target: (..., V) vs (...)."""
+    """Fraction of positions where the largest logit is the target: (..., V) vs (...).
+
+    Targets equal to -100 (``IGNORE``) are skipped, as ``F.cross_entropy`` skips them.
+    """
     check_tensor("logits", logits)
     if logits.shape[:-1] != targets.shape:
         raise ValueError(f"logits (..., V) and targets (...) must agree: got logits "
                          f"{shape_str(logits.shape)}, targets {shape_str(targets.shape)}")
-    return (logits.argmax(-1) == targets).float().mean().item()
+    counted = targets != IGNORE
+    if not counted.any():
+        raise ValueError(f"every target is {IGNORE} (ignored): nothing to score")
+    return (logits.argmax(-1) == targets)[counted].float().mean().item()
 
 
 def _loss_fn(loss):

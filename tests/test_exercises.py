@@ -91,3 +91,68 @@ def test_check_parameter_count(answer, passed, words):
 def test_check_cross_attention(fn, passed, words):
     result = ex.check_cross_attention(fn)
     assert result.passed is passed and words in result.message
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda T: torch.ones(T, T, dtype=torch.bool).tril(), True, "sees itself and the past"),
+    (lambda T: torch.ones(T, T).tril(), False, "dtype torch.float32"),
+    (lambda T: torch.ones(T, T, dtype=torch.bool).triu(1), False, "upside down"),
+    (lambda T: torch.ones(T, T, dtype=torch.bool).tril(-1), False, "attend to itself"),
+    (lambda T: torch.ones(T, T, dtype=torch.bool).triu(), False, "upper triangle"),
+])
+def test_check_causal_mask(fn, passed, words):
+    result = ex.check_causal_mask(fn)
+    assert result.passed is passed and words in result.message
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda s, m: torch.softmax(s.masked_fill(~m, float("-inf")), -1), True, "exactly 0"),
+    (lambda s, m: torch.softmax(s, -1) * m, False, "after the softmax"),
+    (lambda s, m: torch.softmax(s.masked_fill(~m, 0.0), -1), False, "not -inf"),
+    (lambda s, m: torch.softmax(s.masked_fill(m, float("-inf")), -1), False, "blocked the allowed"),
+])
+def test_check_masked_softmax(fn, passed, words):
+    result = ex.check_masked_softmax(fn)
+    assert result.passed is passed and words in result.message
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda m: ~m, True, "True now means 'blocked'"),
+    (lambda m: m, False, "unchanged"),
+    (lambda m: torch.zeros(m.shape).masked_fill(~m, float("-inf")), False, "boolean mask, got"),
+])
+def test_check_to_torch_mha(fn, passed, words):
+    result = ex.check_to_torch_mha(fn)
+    assert result.passed is passed and words in result.message
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda x, H: x.view(*x.shape[:2], H, -1).transpose(1, 2), True, "own slice"),
+    (lambda x, H: x.reshape(x.shape[0], H, x.shape[1], -1), False, "reshaped straight"),
+    (lambda x, H: x.view(*x.shape[:2], H, -1), False, "stopped at (B, T, H, D)"),
+])
+def test_check_split_heads(fn, passed, words):
+    result = ex.check_split_heads(fn)
+    assert result.passed is passed and words in result.message
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda x: x.transpose(1, 2).reshape(x.shape[0], x.shape[2], -1), True, "side by side"),
+    (lambda x: x.reshape(x.shape[0], x.shape[2], -1), False, "without transposing"),
+])
+def test_check_merge_heads(fn, passed, words):
+    result = ex.check_merge_heads(fn)
+    assert result.passed is passed and words in result.message
+
+
+@pytest.mark.parametrize("answer, passed, words", [
+    (4 * (64 * 64 + 64), True, "whatever the number of heads"),
+    (3 * (64 * 64 + 64), False, "output projection"),
+    (4 * 64 * 64, False, "biases"),
+    (8 * 4 * (64 * 64 + 64), False, "More heads do not mean more parameters"),
+    (None, False, "Not done yet"),
+    (1, False, "is not it"),
+])
+def test_check_mha_parameter_count(answer, passed, words):
+    result = ex.check_mha_parameter_count(answer, d_model=64, num_heads=8)
+    assert result.passed is passed and words in result.message

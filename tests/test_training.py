@@ -46,6 +46,13 @@ def test_fit_rejects_bad_input():
         helpers.fit(nn.Linear(4, 2), (X, torch.zeros(10, dtype=torch.long)), loss="hinge")
 
 
+def test_accuracy_skips_ignored_targets_like_cross_entropy():
+    logits = torch.tensor([[0.1, 0.9], [0.8, 0.2], [0.8, 0.2]])
+    assert helpers.accuracy(logits, torch.tensor([1, -100, 1])) == 0.5
+    with pytest.raises(ValueError, match="nothing to score"):
+        helpers.accuracy(logits, torch.full((3,), -100))
+
+
 def test_accuracy_checks_shapes():
     assert helpers.accuracy(torch.tensor([[0.1, 0.9], [0.8, 0.2]]), torch.tensor([1, 1])) == 0.5
     with pytest.raises(ValueError, match=r"got logits \(2, 2\), targets \(3\)"):
