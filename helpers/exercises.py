@@ -37,7 +37,8 @@ def _diagnose(got, expected, mistakes, success):
     if got.shape == expected.shape and torch.allclose(got, expected, atol=1e-5, rtol=1e-4):
         return Check(True, success)
     for message, wrong in mistakes.items():
-        if got.shape == wrong.shape and torch.allclose(got, wrong, atol=1e-5, rtol=1e-4):
+        if got.shape == wrong.shape and torch.allclose(got, wrong, atol=1e-5, rtol=1e-4,
+                                                       equal_nan=True):
             return Check(False, message)
     if got.shape != expected.shape:
         return Check(False, f"Wrong shape: expected {shape_str(expected.shape)}, "
