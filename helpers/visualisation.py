@@ -37,7 +37,7 @@ def plot_attention(weights, query_tokens, key_tokens=None, *, ax=None, title=Non
     if ax is None:
         _, ax = plt.subplots(figsize=(1.0 + 0.45 * S, 0.8 + 0.45 * T))
     image = ax.imshow(w.numpy(), cmap="viridis", vmin=0.0, vmax=vmax or max(w.max().item(), 1e-6))
-    crowded = S * max(len(str(t)) for t in key_tokens) > 30  # labels would overlap
+    crowded = S * max(len(str(t)) for t in key_tokens) > 24  # labels would overlap
     ax.set_xticks(range(S), [str(t) for t in key_tokens], rotation=90 if crowded else 0)
     ax.set_yticks(range(T), [str(t) for t in query_tokens])
     ax.set_xlabel("key (attended to)")
