@@ -297,5 +297,5 @@ class MaskLab(_FigureWidget):
         plot_attention(w, tokens, ax=right, annotate=False, colorbar=True,
                        title="attention weights (rows sum to 1)")
         real = self.controls["length"].value
-        leaked = w[:, real:].sum().item()
-        right.set_xlabel(f"key — weight on padding keys: {leaked:.3f}")
+        leaked = w[:real, real:].sum(-1).mean().item()  # per real query
+        right.set_xlabel(f"key — mean weight a real token puts on padding: {leaked:.3f}")

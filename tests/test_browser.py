@@ -170,6 +170,18 @@ def assert_markdown_images_load(page):
     assert not broken, f"diagrams that did not load: {broken}"
 
 
+def wait_for_new_picture(page, image, before, tmp_path, action):
+    """Wait until the widget's picture differs from ``before``; fail with a screenshot."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function("([el, old]) => el.getAttribute('src') !== old",
+                               arg=[image.element_handle(), before], timeout=30_000)
+    except PlaywrightTimeout:
+        page.screenshot(path=str(tmp_path / "widget-did-not-redraw.png"))
+        pytest.fail(f"{action} did not redraw the figure within 30 s (screenshot in {tmp_path})")
+
+
 def widget_image(page, index):
     return page.locator(".jupyter-widgets.widget-image, .widget-image").nth(index)
 
@@ -187,14 +199,18 @@ def test_soft_lookup_widget_redraws_when_the_query_moves(lab, page, tmp_path):
     handle.focus()
     for _ in range(6):
         page.keyboard.press("ArrowRight")  # turn the query by 6 steps of 5 degrees
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    try:
-        page.wait_for_function("([el, old]) => el.getAttribute('src') !== old",
-                               arg=[image.element_handle(), before], timeout=30_000)
-    except PlaywrightTimeout:
-        page.screenshot(path=str(tmp_path / "jupyterlab-01-widget-stuck.png"))
-        pytest.fail("moving the query-direction slider did not redraw the figure within 30 s "
-                    f"(screenshot in {tmp_path})")
+    wait_for_new_picture(page, image, before, tmp_path, "moving the query-direction slider")
     image.scroll_into_view_if_needed()
     page.screenshot(path=str(tmp_path / "jupyterlab-01-widget.png"))
+
+
+def test_mask_lab_redraws_when_the_mask_kind_is_clicked(lab, page, tmp_path):
+    url, token = lab
+    run_all_cells(page, url, token, "03_masking.ipynb")
+    image = widget_image(page, 0)
+    image.scroll_into_view_if_needed()
+    image.wait_for(state="visible", timeout=60_000)
+    before = image.get_attribute("src")
+    page.locator(".widget-toggle-button", has_text="none").first.click()
+    wait_for_new_picture(page, image, before, tmp_path, "clicking the mask kind 'none'")
+    page.screenshot(path=str(tmp_path / "jupyterlab-03-mask-lab.png"))
