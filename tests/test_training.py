@@ -69,6 +69,19 @@ def test_seed_everything_reproduces():
         helpers.seed_everything(-1)
 
 
+def test_seed_everything_pins_threads_unless_told_not_to():
+    before = torch.get_num_threads()
+    try:
+        helpers.seed_everything(0, threads=2)
+        assert torch.get_num_threads() == 2
+        helpers.seed_everything(0)
+        assert torch.get_num_threads() == 1
+        helpers.seed_everything(0, threads=None)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_reverse_task():
     X, Y = reverse_task(50, length=6, vocab_size=4)
     assert X.shape == Y.shape == (50, 6) and torch.equal(Y, X.flip(-1))
