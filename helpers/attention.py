@@ -42,10 +42,12 @@ def _check_qkv_mask(q, k, v, mask):
                          f"scores' shape {shape_str(scores_shape)} (..., T, S)") from None
 
 
-def scaled_dot_product_attention(q, k, v, mask=None):
+def scaled_dot_product_attention(q, k, v, mask=None, bias=None):
     """Attend from every query to every key; return the output and the weights.
 
     q: (..., T, D)   k: (..., S, D)   v: (..., S, Dv)   mask: bool, broadcasts to (..., T, S)
+    bias: optional float tensor added to the scores, broadcasting to (..., T, S)
+          (for instance ALiBi's distance penalty, see ``helpers.positional``)
     returns out (..., T, Dv) and weights (..., T, S); each row of weights sums to 1.
     Any number of leading batch dimensions, broadcast like ``torch.matmul``.
 
@@ -60,6 +62,13 @@ def scaled_dot_product_attention(q, k, v, mask=None):
     _check_qkv_mask(q, k, v, mask)
     d_k = q.shape[-1]
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., T, S)
+    if bias is not None:
+        check_tensor("bias", bias)
+        try:
+            scores = scores + bias
+        except RuntimeError:
+            raise ValueError(f"bias of shape {shape_str(bias.shape)} does not broadcast to the "
+                             f"scores' shape {shape_str(scores.shape)} (..., T, S)") from None
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = torch.softmax(scores, dim=-1)  # (..., T, S)

@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from helpers._checks import check_tensor, shape_str
 from helpers.attention import scaled_dot_product_attention
+from helpers.positional import rotary
 
 
 class MultiHeadAttention(nn.Module):
@@ -24,7 +25,7 @@ class MultiHeadAttention(nn.Module):
     weights if need_weights=False. The last weights are also kept in ``self.attn_weights``.
     """
 
-    def __init__(self, *, d_model: int, num_heads: int, bias: bool = True):
+    def __init__(self, *, d_model: int, num_heads: int, bias: bool = True, rope: bool = False):
         super().__init__()
         if not isinstance(num_heads, int) or num_heads < 1:
             raise ValueError(f"num_heads must be a positive int, got {num_heads!r}")
@@ -34,11 +35,16 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"d_model={d_model!r} must divide by num_heads={num_heads}: each "
                              f"head gets d_model / num_heads features. Head counts that fit: {fits}")
         self.d_model, self.num_heads, self.head_dim = d_model, num_heads, d_model // num_heads
+        if rope and self.head_dim % 2:
+            raise ValueError(f"rotary embeddings rotate pairs of features: head_dim "
+                             f"{self.head_dim} must be even")
+        self.rope = rope  # rotate queries and keys by their positions (helpers.positional)
         self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias)  # W_Q, W_K, W_V of all heads
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)  # W_O
         self.attn_weights = None
 
-    def forward(self, x, context=None, mask=None, need_weights=True):
+    def forward(self, x, context=None, mask=None, need_weights=True, bias=None):
+        """bias: optional float (H, T, S) or broadcastable, added to every head's scores."""
         check_tensor("x", x, min_dim=3)
         B, T, C = x.shape
         if C != self.d_model:
@@ -59,17 +65,20 @@ class MultiHeadAttention(nn.Module):
         q = q.view(B, T, H, D).transpose(1, 2)  # (B, H, T, D)
         k = k.view(B, S, H, D).transpose(1, 2)  # (B, H, S, D)
         v = v.view(B, S, H, D).transpose(1, 2)  # (B, H, S, D)
+        if self.rope:
+            q, k = rotary(q), rotary(k)  # position enters through the rotation angle
         if mask is not None:
             _check_mask(mask, (B, T, S))
             if mask.dim() == 3:
                 mask = mask[:, None]  # (B, 1, T or 1, S): the same for every head
-        out, weights = scaled_dot_product_attention(q, k, v, mask)  # (B, H, T, D), (B, H, T, S)
+        out, weights = scaled_dot_product_attention(q, k, v, mask, bias)  # (B, H, T, D), (B, H, T, S)
         out = out.transpose(1, 2).reshape(B, T, C)  # (B, T, C): the heads side by side
         self.attn_weights = weights.detach()
         return self.out_proj(out), (weights if need_weights else None)
 
     def extra_repr(self) -> str:
-        return f"d_model={self.d_model}, num_heads={self.num_heads}, head_dim={self.head_dim}"
+        return (f"d_model={self.d_model}, num_heads={self.num_heads}, head_dim={self.head_dim}"
+                + (", rope=True" if self.rope else ""))
 
 
 def _check_mask(mask, scores_shape):

@@ -1,0 +1,125 @@
+"""The Transformer encoder: LayerNorm, the position-wise MLP, the block, the stack.
+
+A block maps a set of vectors to a set of vectors of the same shape (B, T, C). Attention
+is the only place where positions interact; LayerNorm and the MLP act on each position
+alone. Residual connections carry the input around each sub-layer:
+
+    post-norm (the 2017 paper):  x = LN(x + Attn(x));   x = LN(x + MLP(x))
+    pre-norm  (GPT-2 and later):  x = x + Attn(LN(x));   x = x + MLP(LN(x))
+"""
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from helpers._checks import check_tensor, shape_str
+from helpers.multihead import MultiHeadAttention
+
+
+@dataclass
+class EncoderConfig:
+    """Sizes of an encoder; the defaults train in seconds on a laptop CPU."""
+
+    d_model: int = 32  # C, the width of every token's vector
+    num_heads: int = 4  # H; each head has width d_model / num_heads
+    d_ff: int = 128  # the MLP's hidden width (4 x d_model, as in the paper)
+    num_layers: int = 2  # N blocks (6 in the base model, 12 in the large one)
+    norm_first: bool = True  # pre-norm (True) or post-norm (False)
+    rope: bool = False  # rotary position embeddings inside attention
+
+
+class LayerNorm(nn.Module):
+    """Normalise each token's features to mean 0 and variance 1, then scale and shift.
+
+    y = (x - mean) / sqrt(var + eps) * gamma + beta, with mean and (biased) variance taken
+    over the last dimension, separately for every token.
+    """
+
+    def __init__(self, d_model: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(d_model))  # gamma
+        self.bias = nn.Parameter(torch.zeros(d_model))  # beta
+
+    def forward(self, x):
+        mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
+        var = x.var(dim=-1, keepdim=True, unbiased=False)  # (..., 1)
+        return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
+
+
+class MLP(nn.Module):
+    """The position-wise feed-forward network: Linear(C, d_ff), GELU, Linear(d_ff, C)."""
+
+    def __init__(self, d_model: int, d_ff: int):
+        super().__init__()
+        self.up = nn.Linear(d_model, d_ff)
+        self.act = nn.GELU()
+        self.down = nn.Linear(d_ff, d_model)
+
+    def forward(self, x):  # (B, T, C) -> (B, T, C), each position on its own
+        return self.down(self.act(self.up(x)))
+
+
+class EncoderBlock(nn.Module):
+    """Multi-head self-attention and an MLP, each wrapped in a residual and a LayerNorm.
+
+    x: (B, T, C), mask: bool, broadcasts to (B, T, T) -> out (B, T, C), weights (B, H, T, T)
+    """
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.norm_first = config.norm_first
+        self.attn = MultiHeadAttention(d_model=config.d_model, num_heads=config.num_heads,
+                                       rope=config.rope)
+        self.norm1 = LayerNorm(config.d_model)
+        self.mlp = MLP(config.d_model, config.d_ff)
+        self.norm2 = LayerNorm(config.d_model)
+
+    def forward(self, x, mask=None, bias=None):
+        if self.norm_first:
+            attended, weights = self.attn(self.norm1(x), mask=mask, bias=bias)
+            x = x + attended  # (B, T, C)
+            x = x + self.mlp(self.norm2(x))
+        else:
+            attended, weights = self.attn(x, mask=mask, bias=bias)
+            x = self.norm1(x + attended)
+            x = self.norm2(x + self.mlp(x))
+        return x, weights
+
+
+class Encoder(nn.Module):
+    """N encoder blocks (plus a final LayerNorm when pre-norm, as in GPT-2).
+
+    x: (B, T, C) -> out (B, T, C), weights of every layer and head (B, N, H, T, T), ready
+    for ``AttentionExplorer``.
+    """
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.config = config
+        self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.num_layers))
+        self.final_norm = LayerNorm(config.d_model) if config.norm_first else nn.Identity()
+
+    def forward(self, x, mask=None, bias=None):
+        check_tensor("x", x, min_dim=3)
+        if x.shape[-1] != self.config.d_model:
+            raise ValueError(f"x must be (B, T, {self.config.d_model}), got {shape_str(x.shape)}")
+        all_weights = []
+        for block in self.blocks:
+            x, weights = block(x, mask, bias)
+            all_weights.append(weights)
+        return self.final_norm(x), torch.stack(all_weights, dim=1)  # (B, T, C), (B, N, H, T, T)
+
+
+def copy_to_torch(block: EncoderBlock, layer: nn.TransformerEncoderLayer):
+    """Copy a block's weights into nn.TransformerEncoderLayer (gelu, batch_first) to compare."""
+    with torch.no_grad():
+        layer.self_attn.in_proj_weight.copy_(block.attn.in_proj.weight)
+        layer.self_attn.in_proj_bias.copy_(block.attn.in_proj.bias)
+        layer.self_attn.out_proj.weight.copy_(block.attn.out_proj.weight)
+        layer.self_attn.out_proj.bias.copy_(block.attn.out_proj.bias)
+        for ours, theirs in [(block.mlp.up, layer.linear1), (block.mlp.down, layer.linear2),
+                             (block.norm1, layer.norm1), (block.norm2, layer.norm2)]:
+            theirs.weight.copy_(ours.weight)
+            theirs.bias.copy_(ours.bias)
+    return layer

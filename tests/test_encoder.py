@@ -1,0 +1,78 @@
+"""helpers.encoder against nn.LayerNorm and nn.TransformerEncoderLayer."""
+import pytest
+import torch
+from torch import nn
+
+from helpers import masks
+from helpers.encoder import MLP, Encoder, EncoderBlock, EncoderConfig, LayerNorm, copy_to_torch
+
+
+@pytest.mark.parametrize("shape", [(3, 8), (2, 5, 16), (1, 1, 4)])
+def test_layernorm_matches_torch_forward_and_backward(shape):
+    torch.manual_seed(0)
+    ours, theirs = LayerNorm(shape[-1]), nn.LayerNorm(shape[-1])
+    with torch.no_grad():
+        ours.weight.normal_(), ours.bias.normal_()
+        theirs.weight.copy_(ours.weight), theirs.bias.copy_(ours.bias)
+    x = torch.randn(shape, requires_grad=True) * 3 + 1
+    a, b = ours(x), theirs(x)
+    torch.testing.assert_close(a, b)
+    grad = torch.randn_like(a)
+    for g1, g2 in zip(torch.autograd.grad(a, [x, ours.weight, ours.bias], grad),
+                      torch.autograd.grad(b, [x, theirs.weight, theirs.bias], grad)):
+        torch.testing.assert_close(g1, g2, atol=1e-5, rtol=1e-4)
+
+
+def perturbed_block(norm_first, seed=0):
+    torch.manual_seed(seed)
+    block = EncoderBlock(EncoderConfig(norm_first=norm_first))
+    with torch.no_grad():
+        for p in block.parameters():
+            p.add_(0.1 * torch.randn_like(p))  # LayerNorm's 1s and 0s would hide mistakes
+    return block
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+@pytest.mark.parametrize("lengths", [None, [5, 3]])
+def test_block_matches_torch_encoder_layer(norm_first, lengths):
+    block = perturbed_block(norm_first)
+    layer = copy_to_torch(block, nn.TransformerEncoderLayer(
+        32, 4, 128, dropout=0.0, activation="gelu", batch_first=True, norm_first=norm_first))
+    x = torch.randn(2, 5, 32, requires_grad=True)
+    padding = None if lengths is None else masks.padding_mask(torch.tensor(lengths), 5)
+    ours = block(x, padding)[0]
+    theirs = layer(x, src_key_padding_mask=None if padding is None
+                   else masks.to_pytorch(padding, "mha")[:, 0])
+    real = slice(None) if lengths is None else slice(0, 3)  # torch may zero padded rows
+    torch.testing.assert_close(ours[:, real], theirs[:, real], atol=1e-5, rtol=1e-4)
+    grad = torch.randn_like(ours)
+    grad[:, 3:] = 0 if lengths else grad[:, 3:]
+    g1 = torch.autograd.grad(ours, [x, block.mlp.up.weight, block.attn.in_proj.weight], grad)
+    g2 = torch.autograd.grad(theirs, [x, layer.linear1.weight, layer.self_attn.in_proj_weight], grad)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+def test_mlp_and_layernorm_act_on_each_position_alone():
+    torch.manual_seed(0)
+    mlp, norm = MLP(16, 64), LayerNorm(16)
+    x = torch.randn(1, 6, 16)
+    changed = x.clone()
+    changed[0, 2] += 5.0
+    for f in (mlp, norm):
+        diff = (f(changed) - f(x)).abs().amax(-1)[0]  # (T,)
+        assert diff[2] > 0 and torch.all(diff[[0, 1, 3, 4, 5]] == 0)
+
+
+def test_encoder_shapes_weights_and_permutation_equivariance():
+    torch.manual_seed(0)
+    encoder = Encoder(EncoderConfig(num_layers=3))
+    x, perm = torch.randn(2, 7, 32), torch.randperm(7)
+    out, weights = encoder(x)
+    assert out.shape == x.shape and weights.shape == (2, 3, 4, 7, 7)
+    torch.testing.assert_close(encoder(x[:, perm])[0], out[:, perm], atol=1e-5, rtol=1e-4)
+
+
+def test_encoder_rejects_wrong_width():
+    with pytest.raises(ValueError, match=r"x must be \(B, T, 32\), got \(2, 7, 16\)"):
+        Encoder(EncoderConfig())(torch.randn(2, 7, 16))
