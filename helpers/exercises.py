@@ -285,3 +285,93 @@ def check_mha_parameter_count(answer, d_model, num_heads):
         return Check(False, f"More heads do not mean more parameters: each of the {num_heads} "
                             f"heads projects to d_model / {num_heads} features.")
     return Check(False, f"{answer} is not it. Count four C × C projections with C biases each.")
+
+
+# --- Notebook 05 ---------------------------------------------------------------------
+
+def check_sinusoidal(encoding):
+    """Exercise: ``encoding(T, C)`` -> (T, C), PE[p, 2i] = sin(p ω_i), PE[p, 2i+1] = cos(p ω_i)."""
+    from helpers.positional import sinusoidal_encoding
+
+    T, C = 12, 8
+    right = sinusoidal_encoding(T, C)
+    p = torch.arange(T, dtype=torch.float32)[:, None]
+
+    def table(omega, first=torch.sin, second=torch.cos, positions=p):
+        pe = torch.empty(T, C)
+        pe[:, 0::2], pe[:, 1::2] = first(positions * omega), second(positions * omega)
+        return pe
+
+    i = torch.arange(0, C, 2, dtype=torch.float32)
+    mistakes = {
+        "sin and cos are swapped: even features take sin, odd ones cos.":
+            table(10_000 ** (-i / C), torch.cos, torch.sin),
+        "The exponent is 2i/C, not i/C: feature pair i uses ω_i = 10000^(-2i/C).":
+            table(10_000 ** (-(i / 2) / C)),
+        "Positions start at 0, not 1.": table(10_000 ** (-i / C), positions=p + 1),
+        "You used 10000^(+2i/C): the frequencies must fall with i (a minus sign).":
+            table(10_000 ** (i / C)),
+    }
+    return _diagnose(encoding(T, C), right, mistakes, "Matches the paper's sinusoidal encoding.")
+
+
+def check_alibi(bias):
+    """Exercise: ``bias(T, slope)`` -> (T, T) with -slope × |t - s|."""
+    T, slope = 5, 0.25
+    d = (torch.arange(T)[:, None] - torch.arange(T)[None, :]).float()
+    mistakes = {
+        "The sign is wrong: far keys must get a *penalty*, -slope × distance.": slope * d.abs(),
+        "Use the distance |t - s|: without the absolute value, keys on one side get a bonus.":
+            -slope * d,
+        "You forgot the slope.": -d.abs(),
+    }
+    return _diagnose(bias(T, slope), -slope * d.abs(), mistakes,
+                     "Each key loses slope × its distance from the query.")
+
+
+# --- Notebook 06 ---------------------------------------------------------------------
+
+def check_layernorm(layernorm):
+    """Exercise: ``layernorm(x, gamma, beta, eps)`` over the last dimension."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 6, generator=g) * 4 + 2
+    gamma, beta = torch.randn(6, generator=g), torch.randn(6, generator=g)
+    eps = 1e-5
+
+    def norm(x, dim=-1, unbiased=False, eps=eps):
+        mean = x.mean(dim, keepdim=True)
+        return (x - mean) / torch.sqrt(x.var(dim, keepdim=True, unbiased=unbiased) + eps)
+
+    right = torch.nn.functional.layer_norm(x, (6,), gamma, beta, eps)
+    mistakes = {
+        "You used the unbiased variance (divide by n - 1); LayerNorm divides by n: "
+        "var(unbiased=False).": norm(x, unbiased=True) * gamma + beta,
+        "You normalised over the tokens (dim=-2), not over each token's features (dim=-1).":
+            norm(x, dim=-2) * gamma + beta,
+        "You forgot the learned scale and shift: multiply by gamma, add beta.": norm(x),
+        "You divided by the variance, not by its square root (the standard deviation).":
+            (x - x.mean(-1, keepdim=True)) / (x.var(-1, keepdim=True, unbiased=False) + eps)
+            * gamma + beta,
+    }
+    return _diagnose(layernorm(x.clone(), gamma, beta, eps), right, mistakes,
+                     "Matches torch.nn.functional.layer_norm.")
+
+
+def check_block_parameter_count(answer, d_model, d_ff):
+    """Exercise: parameters of one encoder block (attention, MLP, two LayerNorms)."""
+    attention = 4 * (d_model * d_model + d_model)
+    mlp = d_model * d_ff + d_ff + d_ff * d_model + d_model
+    norms = 4 * d_model
+    right = attention + mlp + norms
+    if answer is None:
+        return Check(False, "Not done yet: set your answer to an int.")
+    if answer == right:
+        return Check(True, f"{right:,}: attention {attention:,}, MLP {mlp:,}, LayerNorms {norms:,}.")
+    if answer == right - norms:
+        return Check(False, "You forgot the two LayerNorms: each has C scales and C shifts.")
+    if answer == attention + norms or answer == attention:
+        return Check(False, "You forgot the MLP — it holds most of the block's parameters.")
+    if answer == right - (d_ff + d_model):
+        return Check(False, "You forgot the MLP's biases (d_ff + C).")
+    return Check(False, f"{answer:,} is not it. Attention: 4(C² + C); MLP: 2·C·d_ff + d_ff + C; "
+                        "LayerNorms: 2 × 2C.")

@@ -17,3 +17,70 @@ def reverse_task(n: int, length: int = 8, vocab_size: int = 10, *, generator=Non
                          f"length={length}, vocab_size={vocab_size}")
     X = torch.randint(0, vocab_size, (n, length), generator=generator)
     return X, X.flip(-1)
+
+
+POSITIVE = ["good", "great", "fine", "lovely", "excellent"]
+NEGATIVE = ["bad", "terrible", "awful", "boring", "poor"]
+SUBJECTS = ["film", "food", "service", "plot", "music"]
+INTENSIFIERS = ["", "very", "too", "really", "quite"]
+PAD, CLS = "<pad>", "<cls>"
+
+
+def _clause(rng):
+    """One clause, e.g. 'the food was not too terrible', and its sentiment (1 = positive)."""
+    subject, intensifier = rng.choice(SUBJECTS), rng.choice(INTENSIFIERS)
+    positive = rng.random() < 0.5
+    adjective = rng.choice(POSITIVE if positive else NEGATIVE)
+    negated = rng.random() < 0.4
+    words = ["the", subject, "was"] + ["not"] * negated + [intensifier] * bool(intensifier)
+    return words + [adjective], int(positive != negated)
+
+
+def review_task(n: int, seed: int = 0):
+    """n distinct short reviews whose sentiment needs word order and negation.
+
+    A review is one clause ("the film was not too terrible" -> positive), two clauses
+    joined by "and" that agree, or two joined by "but", where the second clause decides
+    ("the food was good but the service was awful" -> negative). Swapping the clauses
+    around "but" flips the label, and "not" applies only to its own clause, so a bag of
+    words cannot tell them apart. Returns (list of word lists, tensor of labels).
+    """
+    import random
+
+    rng = random.Random(seed)
+    seen, reviews, labels = set(), [], []
+    while len(reviews) < n:
+        words, label = _clause(rng)
+        kind = rng.random()
+        if kind < 0.4:
+            second, label2 = _clause(rng)
+            words, label = words + ["but"] + second, label2
+        elif kind < 0.6:
+            second, label2 = _clause(rng)
+            if label2 != label:
+                continue
+            words = words + ["and"] + second
+        if tuple(words) not in seen:
+            seen.add(tuple(words))
+            reviews.append(words)
+            labels.append(label)
+    return reviews, torch.tensor(labels)
+
+
+def review_vocabulary():
+    """Every word review_task can produce, with <pad> at index 0 and <cls> at index 1."""
+    words = {"the", "was", "not", "but", "and"} | set(POSITIVE + NEGATIVE + SUBJECTS)
+    words |= {w for w in INTENSIFIERS if w}
+    return [PAD, CLS] + sorted(words)
+
+
+def encode_reviews(reviews, vocabulary, length: int):
+    """(B, length) token ids: <cls>, the words, then <pad> up to ``length``."""
+    index = {w: i for i, w in enumerate(vocabulary)}
+    rows = []
+    for words in reviews:
+        ids = [index[CLS]] + [index[w] for w in words]
+        if len(ids) > length:
+            raise ValueError(f"a review of {len(words)} words does not fit in length {length}")
+        rows.append(ids + [index[PAD]] * (length - len(ids)))
+    return torch.tensor(rows)

@@ -156,3 +156,83 @@ def test_check_merge_heads(fn, passed, words):
 def test_check_mha_parameter_count(answer, passed, words):
     result = ex.check_mha_parameter_count(answer, d_model=64, num_heads=8)
     assert result.passed is passed and words in result.message
+
+
+def sinusoid(T, C, sign=-1, exponent=2, start=0, swap=False):
+    p = torch.arange(start, start + T, dtype=torch.float32)[:, None]
+    omega = 10_000 ** (sign * exponent * torch.arange(C // 2) / C)
+    first, second = (torch.cos, torch.sin) if swap else (torch.sin, torch.cos)
+    pe = torch.empty(T, C)
+    pe[:, 0::2], pe[:, 1::2] = first(p * omega), second(p * omega)
+    return pe
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda T, C: sinusoid(T, C), True, "paper's"),
+    (lambda T, C: sinusoid(T, C, swap=True), False, "swapped"),
+    (lambda T, C: sinusoid(T, C, exponent=1), False, "2i/C, not i/C"),
+    (lambda T, C: sinusoid(T, C, start=1), False, "start at 0"),
+    (lambda T, C: sinusoid(T, C, sign=1), False, "minus sign"),
+])
+def test_check_sinusoidal(fn, passed, words):
+    result = ex.check_sinusoidal(fn)
+    assert result.passed is passed and words in result.message
+
+
+def distances(T):
+    return (torch.arange(T)[:, None] - torch.arange(T)[None, :]).float()
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda T, m: -m * distances(T).abs(), True, "loses slope"),
+    (lambda T, m: m * distances(T).abs(), False, "sign is wrong"),
+    (lambda T, m: -m * distances(T), False, "absolute value"),
+    (lambda T, m: -distances(T).abs(), False, "forgot the slope"),
+])
+def test_check_alibi(fn, passed, words):
+    result = ex.check_alibi(fn)
+    assert result.passed is passed and words in result.message
+
+
+def layernorm(x, gamma, beta, eps, dim=-1, unbiased=False, affine=True):
+    y = (x - x.mean(dim, keepdim=True)) / torch.sqrt(x.var(dim, keepdim=True, unbiased=unbiased) + eps)
+    return y * gamma + beta if affine else y
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (layernorm, True, "layer_norm"),
+    (lambda *a: layernorm(*a, unbiased=True), False, "unbiased"),
+    (lambda *a: layernorm(*a, dim=-2), False, "over the tokens"),
+    (lambda *a: layernorm(*a, affine=False), False, "scale and shift"),
+])
+def test_check_layernorm(fn, passed, words):
+    result = ex.check_layernorm(fn)
+    assert result.passed is passed and words in result.message
+
+
+@pytest.mark.parametrize("answer, passed, words", [
+    (4 * (64 * 64 + 64) + 2 * 64 * 256 + 256 + 64 + 4 * 64, True, "attention"),
+    (4 * (64 * 64 + 64) + 2 * 64 * 256 + 256 + 64, False, "LayerNorms"),
+    (4 * (64 * 64 + 64) + 4 * 64, False, "forgot the MLP"),
+    (4 * (64 * 64 + 64) + 2 * 64 * 256 + 4 * 64, False, "MLP's biases"),
+    (5, False, "is not it"),
+])
+def test_check_block_parameter_count(answer, passed, words):
+    result = ex.check_block_parameter_count(answer, d_model=64, d_ff=256)
+    assert result.passed is passed and words in result.message
+
+
+def test_review_task_needs_order_and_negation():
+    from helpers.tasks import encode_reviews, review_task, review_vocabulary
+
+    reviews, labels = review_task(400, seed=1)
+    assert len({tuple(r) for r in reviews}) == 400 and set(labels.tolist()) == {0, 1}
+    for words, label in zip(reviews, labels.tolist()):
+        if "but" in words:  # the second clause decides
+            second = words[words.index("but") + 1:]
+            positive = any(w in second for w in ("good", "great", "fine", "lovely", "excellent"))
+            assert label == int(positive != ("not" in second))
+    ids = encode_reviews(reviews[:3], review_vocabulary(), 16)
+    assert ids.shape == (3, 16) and (ids[:, 0] == 1).all()
+    with pytest.raises(ValueError, match="does not fit in length 3"):
+        encode_reviews(reviews[:1], review_vocabulary(), 3)
