@@ -84,3 +84,48 @@ def encode_reviews(reviews, vocabulary, length: int):
             raise ValueError(f"a review of {len(words)} words does not fit in length {length}")
         rows.append(ids + [index[PAD]] * (length - len(ids)))
     return torch.tensor(rows)
+
+
+MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
+          "september", "october", "november", "december"]
+DATE_PAD, DATE_BOS, DATE_EOS = "_", "^", "$"
+
+
+def date_task(n: int, seed: int = 0):
+    """n distinct (written date, ISO date) pairs, e.g. ('march 23, 1987', '1987-03-23').
+
+    Three written forms: '23 march 1987', 'march 23, 1987' and '23.03.1987', years
+    1950-2049. The ISO date reorders the parts, so each output character must be
+    found at a different place of the input: the alignment cross-attention learns.
+    """
+    import random
+
+    rng = random.Random(seed)
+    seen, pairs = set(), []
+    while len(pairs) < n:
+        year, month, day = rng.randint(1950, 2049), rng.randint(1, 12), rng.randint(1, 28)
+        form = rng.randrange(3)
+        written = (f"{day} {MONTHS[month - 1]} {year}" if form == 0 else
+                   f"{MONTHS[month - 1]} {day}, {year}" if form == 1 else
+                   f"{day:02d}.{month:02d}.{year}")
+        if written not in seen:
+            seen.add(written)
+            pairs.append((written, f"{year}-{month:02d}-{day:02d}"))
+    return pairs
+
+
+def char_vocabulary(texts, specials=(DATE_PAD, DATE_BOS, DATE_EOS)):
+    """Sorted characters of ``texts`` after the special symbols (the pad symbol is id 0)."""
+    return list(specials) + sorted({c for t in texts for c in t} - set(specials))
+
+
+def encode_chars(texts, vocabulary, length: int, bos=False, eos=False):
+    """(B, length) ids of each text's characters (with ^ and $ if asked), padded with _."""
+    index = {c: i for i, c in enumerate(vocabulary)}
+    rows = []
+    for t in texts:
+        chars = [DATE_BOS] * bos + list(t) + [DATE_EOS] * eos
+        if len(chars) > length:
+            raise ValueError(f"{t!r} needs {len(chars)} positions, more than {length}")
+        rows.append([index[c] for c in chars] + [index[DATE_PAD]] * (length - len(chars)))
+    return torch.tensor(rows)

@@ -1,0 +1,120 @@
+"""The Transformer decoder and an encoder-decoder model.
+
+A decoder block has three sub-layers, each with a residual and a LayerNorm:
+
+    masked self-attention   the output so far attends to itself, causally
+    cross-attention         queries from the decoder, keys and values from the encoder's
+                            output (the "memory": the database the decoder looks things up in)
+    MLP                     per position
+
+Generation factorises p(z | x) = Π_i p(z_i | z_<i, x): training feeds the true z_<i
+(teacher forcing) and predicts every position at once; decoding goes one token at a time
+(``helpers.generation``).
+"""
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from helpers.encoder import MLP, Encoder, EncoderConfig, LayerNorm
+from helpers.masks import causal_mask, padding_mask_from_tokens
+from helpers.multihead import MultiHeadAttention
+
+
+class DecoderBlock(nn.Module):
+    """Masked self-attention, cross-attention to ``memory``, MLP; pre- or post-norm.
+
+    x: (B, T, C), memory: (B, S, C), memory_mask: bool (B, 1, S) for padded source tokens
+    -> out (B, T, C), self-attention weights (B, H, T, T), cross-attention weights (B, H, T, S)
+    """
+
+    def __init__(self, config: EncoderConfig):
+        super().__init__()
+        self.norm_first = config.norm_first
+        self.self_attn = MultiHeadAttention(d_model=config.d_model, num_heads=config.num_heads)
+        self.cross_attn = MultiHeadAttention(d_model=config.d_model, num_heads=config.num_heads)
+        self.mlp = MLP(config.d_model, config.d_ff)
+        self.norm1, self.norm2, self.norm3 = (LayerNorm(config.d_model) for _ in range(3))
+
+    def forward(self, x, memory, memory_mask=None):
+        mask = causal_mask(x.shape[1], device=x.device)  # (T, T): no peeking at later outputs
+        if self.norm_first:
+            attended, self_weights = self.self_attn(self.norm1(x), mask=mask)
+            x = x + attended
+            looked_up, cross_weights = self.cross_attn(self.norm2(x), memory, memory_mask)
+            x = x + looked_up
+            x = x + self.mlp(self.norm3(x))
+        else:
+            attended, self_weights = self.self_attn(x, mask=mask)
+            x = self.norm1(x + attended)
+            looked_up, cross_weights = self.cross_attn(x, memory, memory_mask)
+            x = self.norm2(x + looked_up)
+            x = self.norm3(x + self.mlp(x))
+        return x, self_weights, cross_weights
+
+
+@dataclass
+class Seq2SeqConfig(EncoderConfig):
+    src_vocab: int = 32
+    tgt_vocab: int = 32
+    max_len: int = 32
+    pad_id: int = 0
+
+
+class EncoderDecoder(nn.Module):
+    """Source tokens -> encoder -> memory; target tokens so far + memory -> decoder -> logits.
+
+    src: (B, S) token ids, tgt: (B, T) token ids (starting with a begin-of-sequence token)
+    -> logits (B, T, tgt_vocab), and the attention weights of every layer in ``self.weights``:
+    'encoder' (B, N, H, S, S), 'self' (B, N, H, T, T), 'cross' (B, N, H, T, S).
+    """
+
+    def __init__(self, config: Seq2SeqConfig):
+        super().__init__()
+        self.config = config
+        C = config.d_model
+        self.src_embed, self.tgt_embed = nn.Embedding(config.src_vocab, C), nn.Embedding(config.tgt_vocab, C)
+        self.src_pos, self.tgt_pos = nn.Embedding(config.max_len, C), nn.Embedding(config.max_len, C)
+        self.encoder = Encoder(config)
+        self.blocks = nn.ModuleList(DecoderBlock(config) for _ in range(config.num_layers))
+        self.final_norm = LayerNorm(C) if config.norm_first else nn.Identity()
+        self.unembed = nn.Linear(C, config.tgt_vocab)  # the output layer; softmax is in the loss
+        self.weights = {}
+
+    def encode(self, src):
+        """(B, S) -> memory (B, S, C) and its padding mask (B, 1, S)."""
+        mask = padding_mask_from_tokens(src, self.config.pad_id)
+        h = self.src_embed(src) + self.src_pos(torch.arange(src.shape[1], device=src.device))
+        memory, self.weights["encoder"] = self.encoder(h, mask)
+        return memory, mask
+
+    def decode(self, tgt, memory, memory_mask):
+        """(B, T) target so far -> logits (B, T, V) for the next token at every position."""
+        h = self.tgt_embed(tgt) + self.tgt_pos(torch.arange(tgt.shape[1], device=tgt.device))
+        self_w, cross_w = [], []
+        for block in self.blocks:
+            h, s, c = block(h, memory, memory_mask)
+            self_w.append(s)
+            cross_w.append(c)
+        self.weights["self"], self.weights["cross"] = torch.stack(self_w, 1), torch.stack(cross_w, 1)
+        return self.unembed(self.final_norm(h))
+
+    def forward(self, src, tgt):
+        memory, memory_mask = self.encode(src)
+        return self.decode(tgt, memory, memory_mask)
+
+
+def copy_to_torch_decoder(block: DecoderBlock, layer: nn.TransformerDecoderLayer):
+    """Copy a block's weights into nn.TransformerDecoderLayer (gelu, batch_first) to compare."""
+    with torch.no_grad():
+        for ours, theirs in [(block.self_attn, layer.self_attn), (block.cross_attn, layer.multihead_attn)]:
+            theirs.in_proj_weight.copy_(ours.in_proj.weight)
+            theirs.in_proj_bias.copy_(ours.in_proj.bias)
+            theirs.out_proj.weight.copy_(ours.out_proj.weight)
+            theirs.out_proj.bias.copy_(ours.out_proj.bias)
+        for ours, theirs in [(block.mlp.up, layer.linear1), (block.mlp.down, layer.linear2),
+                             (block.norm1, layer.norm1), (block.norm2, layer.norm2),
+                             (block.norm3, layer.norm3)]:
+            theirs.weight.copy_(ours.weight)
+            theirs.bias.copy_(ours.bias)
+    return layer
