@@ -64,8 +64,21 @@ def _loss_fn(loss):
     raise ValueError(f"loss must be 'cross_entropy', 'mse' or a function, got {loss!r}")
 
 
+def _count(X):
+    return X[0].shape[0] if isinstance(X, (tuple, list)) else X.shape[0]
+
+
+def _shapes(X):
+    return ", ".join(shape_str(x.shape) for x in X) if isinstance(X, (tuple, list)) \
+        else shape_str(X.shape)
+
+
+def _select(X, idx):
+    return tuple(x[idx] for x in X) if isinstance(X, (tuple, list)) else X[idx]
+
+
 def _forward(model, x):
-    out = model(x)
+    out = model(*x) if isinstance(x, (tuple, list)) else model(x)
     return out[0] if isinstance(out, tuple) else out  # modules that attend also return weights
 
 
@@ -74,16 +87,17 @@ def fit(model, train, val=None, *, steps=200, lr=1e-2, batch_size=None, loss="cr
     """Train ``model`` on ``train = (X, Y)`` with AdamW for ``steps`` steps; return a History.
 
     model: maps X (B, ...) to outputs (or to a tuple whose first item is the outputs)
-    train, val: pairs of tensors (X, Y) with the same first dimension B
+    train, val: pairs (X, Y) with the same first dimension B; X may be a tuple of
+          tensors for a model with several inputs, called as model(*X)
     batch_size: None trains on the whole set at every step (fastest for tiny data)
     loss: 'cross_entropy' (outputs are logits (..., V), Y holds class indices (...)),
           'mse', or a function (outputs, Y) -> scalar
     eval_every: steps between held-out evaluations (default: 10 evaluations in all)
     """
     X, Y = train
-    if X.shape[0] != Y.shape[0]:
-        raise ValueError(f"X and Y need the same number of examples: got X {shape_str(X.shape)}, "
-                         f"Y {shape_str(Y.shape)}")
+    if _count(X) != Y.shape[0]:
+        raise ValueError(f"X and Y need the same number of examples: got X "
+                         f"{_shapes(X)}, Y {shape_str(Y.shape)}")
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
     loss_fn = _loss_fn(loss)
@@ -97,8 +111,8 @@ def fit(model, train, val=None, *, steps=200, lr=1e-2, batch_size=None, loss="cr
         if batch_size is None:
             xb, yb = X, Y
         else:
-            idx = torch.randint(0, X.shape[0], (batch_size,))
-            xb, yb = X[idx], Y[idx]
+            idx = torch.randint(0, Y.shape[0], (batch_size,))
+            xb, yb = _select(X, idx), Y[idx]
         batch_loss = loss_fn(_forward(model, xb), yb)
         optimiser.zero_grad(set_to_none=True)
         batch_loss.backward()

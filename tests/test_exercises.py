@@ -236,3 +236,25 @@ def test_review_task_needs_order_and_negation():
     assert ids.shape == (3, 16) and (ids[:, 0] == 1).all()
     with pytest.raises(ValueError, match="does not fit in length 3"):
         encode_reviews(reviews[:1], review_vocabulary(), 3)
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda t: (t[:, :-1], t[:, 1:]), True, "teacher forcing"),
+    (lambda t: (t, t), False, "copy its input"),
+    (lambda t: (t[:, 1:], t[:, :-1]), False, "Swapped"),
+    (lambda t: None, False, "Not done yet"),
+    (lambda t: t, False, "Return a pair"),
+])
+def test_check_teacher_forcing(fn, passed, words):
+    result = ex.check_teacher_forcing(fn)
+    assert result.passed is passed and words in result.message
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda lg: lg[:, -1].argmax(-1), True, "last position"),
+    (lambda lg: lg[:, 0].argmax(-1), False, "first position"),
+    (lambda lg: lg.argmax(1)[:, -1], False, "over the positions"),
+])
+def test_check_next_token(fn, passed, words):
+    result = ex.check_next_token(fn)
+    assert result.passed is passed and words in result.message

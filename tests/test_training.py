@@ -38,6 +38,26 @@ def test_fit_regression_and_minibatches():
     assert history.val_loss[-1] < 1e-3 and history.val_acc == []
 
 
+def test_fit_passes_a_tuple_of_inputs_to_the_model():
+    helpers.seed_everything(0)
+    a, b = torch.randn(256, 2), torch.randn(256, 2)
+    y = ((a + b).sum(-1) > 0).long()
+
+    class TwoInputs(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(4, 2)
+
+        def forward(self, a, b):
+            return self.linear(torch.cat([a, b], -1))
+
+    history = helpers.fit(TwoInputs(), ((a, b), y), ((a, b), y), steps=80, lr=0.1,
+                          batch_size=64, progress=False)
+    assert history.val_acc[-1] > 0.95
+    with pytest.raises(ValueError, match=r"got X \(256, 2\), \(256, 2\), Y \(9\)"):
+        helpers.fit(TwoInputs(), ((a, b), y[:9]))
+
+
 def test_fit_rejects_bad_input():
     X = torch.randn(10, 4)
     with pytest.raises(ValueError, match=r"same number of examples: got X \(10, 4\), Y \(9\)"):
