@@ -43,8 +43,13 @@ class MultiHeadAttention(nn.Module):
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)  # W_O
         self.attn_weights = None
 
-    def forward(self, x, context=None, mask=None, need_weights=True, bias=None):
-        """bias: optional float (H, T, S) or broadcastable, added to every head's scores."""
+    def forward(self, x, context=None, mask=None, need_weights=True, bias=None, cache=None):
+        """bias: optional float (H, T, S) or broadcastable, added to every head's scores.
+
+        cache: a dict for self-attention during generation. The keys and values of earlier
+        calls are kept in it, so each call only projects its new tokens; then S = the
+        number of tokens so far, and the mask must be (T, S) (``causal_mask(T, S)``).
+        """
         check_tensor("x", x, min_dim=3)
         B, T, C = x.shape
         if C != self.d_model:
@@ -65,8 +70,19 @@ class MultiHeadAttention(nn.Module):
         q = q.view(B, T, H, D).transpose(1, 2)  # (B, H, T, D)
         k = k.view(B, S, H, D).transpose(1, 2)  # (B, H, S, D)
         v = v.view(B, S, H, D).transpose(1, 2)  # (B, H, S, D)
+        past = 0
+        if cache is not None:
+            if context is not None:
+                raise ValueError("a key/value cache is for self-attention; got a context")
+            if "k" in cache:
+                past = cache["k"].shape[2]
+                k = torch.cat([cache["k"], k], dim=2)  # (B, H, past + T, D)
+                v = torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
+            S = k.shape[2]
         if self.rope:
-            q, k = rotary(q), rotary(k)  # position enters through the rotation angle
+            # The cache keeps keys unrotated; each key turns by its own position 0..S-1.
+            q, k = rotary(q, offset=past), rotary(k)
         if mask is not None:
             _check_mask(mask, (B, T, S))
             if mask.dim() == 3:
