@@ -1,0 +1,60 @@
+"""Byte-pair encoding, by hand: learn merges of frequent pairs, encode, decode.
+
+Text is first turned into its UTF-8 bytes (ids 0..255), so any string can be encoded.
+Training repeats: count adjacent pairs, merge the most frequent pair into a new id.
+Encoding applies the learned merges in the order they were learned.
+"""
+from collections import Counter
+
+
+def pair_counts(ids):
+    """How often each adjacent pair occurs: [1, 2, 3, 1, 2] -> {(1, 2): 2, (2, 3): 1, (3, 1): 1}."""
+    return Counter(zip(ids, ids[1:]))
+
+
+def merge(ids, pair, new_id):
+    """Replace every occurrence of ``pair`` by ``new_id``: ([1, 2, 3, 1, 2], (1, 2), 4) -> [4, 3, 4]."""
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+class BPETokenizer:
+    """A byte-level BPE tokenizer: ``train(text, vocab_size)``, ``encode``, ``decode``."""
+
+    def __init__(self):
+        self.merges = {}  # (id, id) -> new id, in the order learned
+        self.vocab = {i: bytes([i]) for i in range(256)}  # id -> the bytes it stands for
+
+    def train(self, text: str, vocab_size: int):
+        if vocab_size < 256:
+            raise ValueError(f"vocab_size must be >= 256 (the bytes), got {vocab_size}")
+        ids = list(text.encode("utf-8"))
+        for new_id in range(256, vocab_size):
+            counts = pair_counts(ids)
+            if not counts:
+                break  # nothing left to merge
+            pair = max(counts, key=counts.get)
+            ids = merge(ids, pair, new_id)
+            self.merges[pair] = new_id
+            self.vocab[new_id] = self.vocab[pair[0]] + self.vocab[pair[1]]
+        return self
+
+    def encode(self, text: str):
+        ids = list(text.encode("utf-8"))
+        while len(ids) >= 2:
+            # the pair that was learned first among those present
+            pair = min(pair_counts(ids), key=lambda p: self.merges.get(p, float("inf")))
+            if pair not in self.merges:
+                break
+            ids = merge(ids, pair, self.merges[pair])
+        return ids
+
+    def decode(self, ids) -> str:
+        return b"".join(self.vocab[i] for i in ids).decode("utf-8", errors="replace")
