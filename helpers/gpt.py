@@ -62,6 +62,12 @@ class GPT(nn.Module):
         return [{} for _ in self.blocks]
 
     def forward(self, idx, caches=None):
+        h, weights = self.hidden(idx, caches)
+        return h @ self.token.weight.T, weights  # (B, T, V): tied unembedding
+
+    def hidden(self, idx, caches=None):
+        """The final (normalised) vectors (B, T, C) before the unembedding, and the weights;
+        a pretrained model's features for a downstream task."""
         B, T = idx.shape
         past = caches[0]["k"].shape[2] if caches and "k" in caches[0] else 0
         if past + T > self.config.block_size:
@@ -73,8 +79,7 @@ class GPT(nn.Module):
         for i, block in enumerate(self.blocks):
             h, w = block(h, None if caches is None else caches[i])
             weights.append(w)
-        logits = self.final_norm(h) @ self.token.weight.T  # (B, T, V): tied unembedding
-        return logits, torch.stack(weights, dim=1)
+        return self.final_norm(h), torch.stack(weights, dim=1)
 
 
 def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, generator=None):

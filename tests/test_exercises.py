@@ -258,3 +258,29 @@ def test_check_teacher_forcing(fn, passed, words):
 def test_check_next_token(fn, passed, words):
     result = ex.check_next_token(fn)
     assert result.passed is passed and words in result.message
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda lg, t: torch.softmax(lg / t, -1), True, "sharpens"),
+    (lambda lg, t: torch.softmax(lg * t, -1), False, "multiplied"),
+    (lambda lg, t: lg / t, False, "not probabilities"),
+    (lambda lg, t: torch.softmax(lg, -1) / t, False, "divided the probabilities"),
+])
+def test_check_temperature(fn, passed, words):
+    result = ex.check_temperature(fn)
+    assert result.passed is passed and words in result.message
+
+
+def keep_top(lg, k, strict=False, fill=float("-inf")):
+    kth = lg.topk(k).values[:, -1:]
+    return lg.masked_fill(lg <= kth if strict else lg < kth, fill)
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (keep_top, True, "most likely"),
+    (lambda lg, k: keep_top(lg, k, fill=0.0), False, "not -inf"),
+    (lambda lg, k: keep_top(lg, k, strict=True), False, "one too few"),
+])
+def test_check_top_k(fn, passed, words):
+    result = ex.check_top_k(fn)
+    assert result.passed is passed and words in result.message

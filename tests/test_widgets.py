@@ -79,3 +79,31 @@ def test_soft_lookup_explorer_rejects_bad_keys():
         SoftLookupExplorer(torch.rand(3, 3), list("abc"))
     with pytest.raises(ValueError, match="3 keys need 3 names, got 2"):
         SoftLookupExplorer(torch.rand(3, 2), list("ab"))
+
+
+def test_sampling_explorer_reacts_to_every_control():
+    from helpers.widgets import SamplingExplorer
+
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0])
+
+    def distribution(t, k):
+        z = logits / t
+        if k:
+            z = z.masked_fill(z < z.topk(k).values[-1], float("-inf"))
+        return torch.softmax(z, 0)
+
+    def samples(t, k, seed):
+        g = torch.Generator().manual_seed(seed)
+        return ["".join("abcd"[i] for i in torch.multinomial(distribution(t, k), 8, True, generator=g))]
+
+    explorer = SamplingExplorer(distribution, samples, list("abcd"))
+    png = explorer.image.value
+    explorer.controls["temperature"].value = 0.1
+    assert explorer.shown[0] > 0.99 and explorer.image.value != png
+    png = explorer.image.value
+    explorer.controls["temperature"].value = 1.0
+    explorer.controls["top_k"].value = 2
+    assert explorer.shown[2:].sum() == 0 and explorer.image.value != png
+    png = explorer.image.value
+    explorer.regenerate.click()
+    assert explorer.seed == 1 and explorer.image.value != png
