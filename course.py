@@ -43,7 +43,7 @@ COMMANDS = {
     # Serve the whole repository (the notebooks show diagrams from ../fig) and open it on
     # the notebooks folder.
     "lab": ["-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}",
-            "--ServerApp.default_url=/lab/tree/notebooks"],
+            "--LabApp.default_url=/lab/tree/notebooks"],
     "test": ["-m", "pytest"],
     "measure": ["tools/run_notebooks.py"],
 }
