@@ -18,7 +18,7 @@ from torch import nn
 
 from helpers.encoder import MLP, Encoder, EncoderConfig, LayerNorm
 from helpers.masks import causal_mask, padding_mask_from_tokens
-from helpers.multihead import MultiHeadAttention
+from helpers.multihead import MultiHeadAttention, copy_attention_to_torch
 
 
 class DecoderBlock(nn.Module):
@@ -106,12 +106,9 @@ class EncoderDecoder(nn.Module):
 
 def copy_to_torch_decoder(block: DecoderBlock, layer: nn.TransformerDecoderLayer):
     """Copy a block's weights into nn.TransformerDecoderLayer (gelu, batch_first) to compare."""
+    copy_attention_to_torch(block.self_attn, layer.self_attn)
+    copy_attention_to_torch(block.cross_attn, layer.multihead_attn)
     with torch.no_grad():
-        for ours, theirs in [(block.self_attn, layer.self_attn), (block.cross_attn, layer.multihead_attn)]:
-            theirs.in_proj_weight.copy_(ours.in_proj.weight)
-            theirs.in_proj_bias.copy_(ours.in_proj.bias)
-            theirs.out_proj.weight.copy_(ours.out_proj.weight)
-            theirs.out_proj.bias.copy_(ours.out_proj.bias)
         for ours, theirs in [(block.mlp.up, layer.linear1), (block.mlp.down, layer.linear2),
                              (block.norm1, layer.norm1), (block.norm2, layer.norm2),
                              (block.norm3, layer.norm3)]:

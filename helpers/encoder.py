@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from helpers._checks import check_tensor, shape_str
-from helpers.multihead import MultiHeadAttention
+from helpers.multihead import MultiHeadAttention, copy_attention_to_torch
 
 
 @dataclass
@@ -113,11 +113,8 @@ class Encoder(nn.Module):
 
 def copy_to_torch(block: EncoderBlock, layer: nn.TransformerEncoderLayer):
     """Copy a block's weights into nn.TransformerEncoderLayer (gelu, batch_first) to compare."""
+    copy_attention_to_torch(block.attn, layer.self_attn)
     with torch.no_grad():
-        layer.self_attn.in_proj_weight.copy_(block.attn.in_proj.weight)
-        layer.self_attn.in_proj_bias.copy_(block.attn.in_proj.bias)
-        layer.self_attn.out_proj.weight.copy_(block.attn.out_proj.weight)
-        layer.self_attn.out_proj.bias.copy_(block.attn.out_proj.bias)
         for ours, theirs in [(block.mlp.up, layer.linear1), (block.mlp.down, layer.linear2),
                              (block.norm1, layer.norm1), (block.norm2, layer.norm2)]:
             theirs.weight.copy_(ours.weight)

@@ -82,6 +82,12 @@ class GPT(nn.Module):
         return self.final_norm(h), torch.stack(weights, dim=1)
 
 
+def top_k_filter(logits, k: int):
+    """Keep the k largest logits of each row (..., V); set the rest to -inf."""
+    kth = logits.topk(min(k, logits.shape[-1]), dim=-1).values[..., -1:]  # (..., 1)
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
 def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, generator=None):
     """Pick the next token from logits (B, V): greedy if temperature == 0, else sample
     from softmax(logits / temperature), restricted to the top_k most likely if given."""
@@ -91,8 +97,7 @@ def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, gene
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     logits = logits / temperature
     if top_k is not None:
-        kth = logits.topk(min(top_k, logits.shape[-1]), dim=-1).values[:, -1:]  # (B, 1)
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        logits = top_k_filter(logits, top_k)
     return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
 
 

@@ -108,3 +108,14 @@ def _check_mask(mask, scores_shape):
     if not ok:
         raise ValueError(f"mask of shape {shape_str(mask.shape)} does not broadcast to "
                          f"(B, T, S) = {shape_str(scores_shape)}; it applies to every head")
+
+
+def copy_attention_to_torch(ours: MultiHeadAttention, theirs: nn.MultiheadAttention):
+    """Copy our weights into nn.MultiheadAttention (same fused layout), to compare the two."""
+    with torch.no_grad():
+        theirs.in_proj_weight.copy_(ours.in_proj.weight)
+        theirs.out_proj.weight.copy_(ours.out_proj.weight)
+        if ours.in_proj.bias is not None:
+            theirs.in_proj_bias.copy_(ours.in_proj.bias)
+            theirs.out_proj.bias.copy_(ours.out_proj.bias)
+    return theirs

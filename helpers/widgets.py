@@ -27,13 +27,14 @@ def figure_to_png(fig) -> bytes:
 class _FigureWidget(widgets.VBox):
     """Controls above a picture; subclasses fill in ``draw(fig)``."""
 
-    def __init__(self, controls: dict, figsize):
+    def __init__(self, controls: dict, figsize, extra=()):
+        """controls: value widgets that redraw on change; extra: more widgets for the row."""
         self.controls = controls
         self.figsize = figsize
         self.image = widgets.Image(format="png")
         for control in controls.values():
             control.observe(lambda _change: self.redraw(), names="value")
-        visible = [c for c in controls.values() if c.layout.display != "none"]
+        visible = [c for c in controls.values() if c.layout.display != "none"] + list(extra)
         super().__init__([widgets.HBox(visible, layout=widgets.Layout(flex_flow="row wrap")),
                           self.image])
         self.redraw()
@@ -365,9 +366,7 @@ class SamplingExplorer(_FigureWidget):
         }
         self.regenerate = widgets.Button(description="regenerate")
         self.regenerate.on_click(self._new_seed)
-        super().__init__(controls, figsize=(12, 4))
-        self.children = (widgets.HBox([*self.children[0].children, self.regenerate]),
-                         self.image)
+        super().__init__(controls, figsize=(12, 4), extra=[self.regenerate])
 
     def _new_seed(self, _button=None):
         self.seed += 1

@@ -83,3 +83,13 @@ def test_context_window_errors():
     assert generate(model, torch.zeros(1, 30, dtype=torch.long), 5, use_cache=False).shape == (1, 35)
     with pytest.raises(ValueError, match=r"idx must be \(B, T\)"):
         generate(model, torch.zeros(5, dtype=torch.long), 1)
+
+
+def test_top_k_filter_keeps_the_k_largest_in_any_shape():
+    from helpers.gpt import top_k_filter
+
+    row = torch.tensor([3.0, 1.0, 2.0, 0.0])
+    assert top_k_filter(row, 2).tolist() == [3.0, float("-inf"), 2.0, float("-inf")]
+    batch = torch.randn(5, 3, 10)
+    kept = torch.isfinite(top_k_filter(batch, 4)).sum(-1)
+    assert (kept == 4).all() and torch.isfinite(top_k_filter(batch, 99)).all()

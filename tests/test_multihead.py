@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from helpers import masks
-from helpers.multihead import MultiHeadAttention
+from helpers.multihead import MultiHeadAttention, copy_attention_to_torch
 
 
 def twin(d_model, num_heads, bias=True, seed=0):
@@ -12,13 +12,7 @@ def twin(d_model, num_heads, bias=True, seed=0):
     torch.manual_seed(seed)
     ours = MultiHeadAttention(d_model=d_model, num_heads=num_heads, bias=bias).double()
     theirs = nn.MultiheadAttention(d_model, num_heads, bias=bias, batch_first=True).double()
-    with torch.no_grad():
-        theirs.in_proj_weight.copy_(ours.in_proj.weight)
-        theirs.out_proj.weight.copy_(ours.out_proj.weight)
-        if bias:
-            theirs.in_proj_bias.copy_(ours.in_proj.bias)
-            theirs.out_proj.bias.copy_(ours.out_proj.bias)
-    return ours, theirs
+    return ours, copy_attention_to_torch(ours, theirs)
 
 
 CASES = [  # B, T, S, C, H, padding lengths or None, causal
