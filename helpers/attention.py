@@ -10,10 +10,12 @@ import math
 import torch
 from torch import nn
 
-from helpers._checks import broadcast_batch, check_tensor, shape_str
+from helpers._checks import (broadcast_batch, check_broadcasts, check_mask, check_same_dtype,
+                             check_tensor, check_width, shape_str)
 
 
-def _check_qkv_mask(q, k, v, mask):
+def _check_qkv(q, k, v):
+    """q (..., T, D), k (..., S, D), v (..., S, Dv) of one dtype; returns the batch shape."""
     for name, x in (("q", q), ("k", k), ("v", v)):
         check_tensor(name, x, min_dim=2)
     if not (q.dtype == k.dtype == v.dtype):
@@ -24,22 +26,7 @@ def _check_qkv_mask(q, k, v, mask):
         raise ValueError(f"queries and keys need the same width D: expected {expected}; got {got}")
     if k.shape[-2] != v.shape[-2]:
         raise ValueError(f"keys and values need the same length S: expected {expected}; got {got}")
-    batch = broadcast_batch([("q", q.shape[:-2]), ("k", k.shape[:-2]), ("v", v.shape[:-2])])
-    if mask is None:
-        return
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"mask must be a boolean torch.Tensor, got {type(mask).__name__}")
-    if mask.dtype != torch.bool:
-        raise TypeError(f"mask must have dtype torch.bool (True = may attend), got {mask.dtype}; "
-                        "for a 0/1 tensor use mask.bool()")
-    T, S = q.shape[-2], k.shape[-2]
-    scores_shape = (*batch, T, S)
-    try:
-        if torch.broadcast_shapes(mask.shape, scores_shape) != torch.Size(scores_shape):
-            raise RuntimeError
-    except RuntimeError:
-        raise ValueError(f"mask of shape {shape_str(mask.shape)} does not broadcast to the "
-                         f"scores' shape {shape_str(scores_shape)} (..., T, S)") from None
+    return broadcast_batch([("q", q.shape[:-2]), ("k", k.shape[:-2]), ("v", v.shape[:-2])])
 
 
 def scaled_dot_product_attention(q, k, v, mask=None, bias=None):
@@ -59,16 +46,16 @@ def scaled_dot_product_attention(q, k, v, mask=None, bias=None):
     >>> w.sum(-1)
     tensor([1., 1.])
     """
-    _check_qkv_mask(q, k, v, mask)
+    scores_shape = (*_check_qkv(q, k, v), q.shape[-2], k.shape[-2])  # (..., T, S)
+    if mask is not None:
+        check_mask(mask, scores_shape)
+    if bias is not None:
+        check_tensor("bias", bias)
+        check_broadcasts("bias", bias, scores_shape)
     d_k = q.shape[-1]
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)  # (..., T, S)
     if bias is not None:
-        check_tensor("bias", bias)
-        try:
-            scores = scores + bias
-        except RuntimeError:
-            raise ValueError(f"bias of shape {shape_str(bias.shape)} does not broadcast to the "
-                             f"scores' shape {shape_str(scores.shape)} (..., T, S)") from None
+        scores = scores + bias.to(scores.dtype)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = torch.softmax(scores, dim=-1)  # (..., T, S)
@@ -103,10 +90,8 @@ class SelfAttention(nn.Module):
     def forward(self, x, context=None, mask=None):
         context = x if context is None else context
         for name, t in (("x", x), ("context", context)):
-            check_tensor(name, t, min_dim=2)
-            if t.shape[-1] != self.d_model:
-                raise ValueError(f"{name} must end in d_model={self.d_model} features: expected "
-                                 f"(..., {self.d_model}), got {shape_str(t.shape)}")
+            check_width(name, t, self.d_model, "(..., T, C)")
+            check_same_dtype(name, t, self)
         q = self.w_q(x)  # (B, T, d_k)
         k = self.w_k(context)  # (B, S, d_k)
         v = self.w_v(context)  # (B, S, d_v)

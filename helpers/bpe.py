@@ -33,6 +33,8 @@ class BPETokenizer:
         self.vocab = {i: bytes([i]) for i in range(256)}  # id -> the bytes it stands for
 
     def train(self, text: str, vocab_size: int):
+        if not isinstance(text, str):
+            raise TypeError(f"train takes a str, got {type(text).__name__}")
         if vocab_size < 256:
             raise ValueError(f"vocab_size must be >= 256 (the bytes), got {vocab_size}")
         ids = list(text.encode("utf-8"))
@@ -47,6 +49,11 @@ class BPETokenizer:
         return self
 
     def encode(self, text: str):
+        """A string -> token ids: its UTF-8 bytes, then the learned merges, oldest first."""
+        if not isinstance(text, str):
+            hint = "; decode the bytes first: text.decode('utf-8')" if isinstance(
+                text, (bytes, bytearray)) else ""
+            raise TypeError(f"encode takes a str, got {type(text).__name__}{hint}")
         ids = list(text.encode("utf-8"))
         while len(ids) >= 2:
             # the pair that was learned first among those present
@@ -57,4 +64,13 @@ class BPETokenizer:
         return ids
 
     def decode(self, ids) -> str:
+        """Token ids (ints, e.g. ``tensor.tolist()``) -> the string; invalid UTF-8 becomes �."""
+        unknown = [i for i in ids if not isinstance(i, int) or i not in self.vocab]
+        if unknown:
+            wrong = unknown[0]
+            if not isinstance(wrong, int):
+                raise TypeError(f"ids must be ints, got a {type(wrong).__name__} ({wrong!r}); "
+                                "for a tensor pass ids.tolist()")
+            raise ValueError(f"id {wrong} is not in the vocabulary: ids run from 0 to "
+                             f"{len(self.vocab) - 1}")
         return b"".join(self.vocab[i] for i in ids).decode("utf-8", errors="replace")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from helpers._checks import check_same_dtype, check_tokens, check_width, shape_str
 from helpers.encoder import MLP, Encoder, EncoderConfig, LayerNorm
 from helpers.masks import causal_mask, padding_mask_from_tokens
 from helpers.multihead import MultiHeadAttention, copy_attention_to_torch
@@ -26,17 +27,27 @@ class DecoderBlock(nn.Module):
 
     x: (B, T, C), memory: (B, S, C), memory_mask: bool (B, 1, S) for padded source tokens
     -> out (B, T, C), self-attention weights (B, H, T, T), cross-attention weights (B, H, T, S)
+
+    With ``config.rope`` the self-attention rotates its queries and keys by their positions;
+    cross-attention does not (queries and keys come from two different sequences).
     """
 
     def __init__(self, config: EncoderConfig):
         super().__init__()
-        self.norm_first = config.norm_first
-        self.self_attn = MultiHeadAttention(d_model=config.d_model, num_heads=config.num_heads)
+        self.d_model, self.norm_first = config.d_model, config.norm_first
+        self.self_attn = MultiHeadAttention(d_model=config.d_model, num_heads=config.num_heads,
+                                            rope=config.rope)
         self.cross_attn = MultiHeadAttention(d_model=config.d_model, num_heads=config.num_heads)
         self.mlp = MLP(config.d_model, config.d_ff)
         self.norm1, self.norm2, self.norm3 = (LayerNorm(config.d_model) for _ in range(3))
 
     def forward(self, x, memory, memory_mask=None):
+        for name, t, layout in (("x", x, "(B, T, C)"), ("memory", memory, "(B, S, C)")):
+            check_width(name, t, self.d_model, layout)
+            check_same_dtype(name, t, self)
+        if memory.shape[0] != x.shape[0]:
+            raise ValueError(f"x (B, T, C) and memory (B, S, C) need the same batch size B, got "
+                             f"x {shape_str(x.shape)}, memory {shape_str(memory.shape)}")
         mask = causal_mask(x.shape[1], device=x.device)  # (T, T): no peeking at later outputs
         if self.norm_first:
             attended, self_weights = self.self_attn(self.norm1(x), mask=mask)
@@ -64,9 +75,12 @@ class Seq2SeqConfig(EncoderConfig):
 class EncoderDecoder(nn.Module):
     """Source tokens -> encoder -> memory; target tokens so far + memory -> decoder -> logits.
 
-    src: (B, S) token ids, tgt: (B, T) token ids (starting with a begin-of-sequence token)
+    src: (B, S) token ids, tgt: (B, T) token ids (starting with a begin-of-sequence token),
+    both at most ``config.max_len`` long
     -> logits (B, T, tgt_vocab), and the attention weights of every layer in ``self.weights``:
     'encoder' (B, N, H, S, S), 'self' (B, N, H, T, T), 'cross' (B, N, H, T, S).
+    With ``config.rope`` both the encoder's and the decoder's self-attention use RoPE (on
+    top of the learned positions).
     """
 
     def __init__(self, config: Seq2SeqConfig):
@@ -83,6 +97,7 @@ class EncoderDecoder(nn.Module):
 
     def encode(self, src):
         """(B, S) -> memory (B, S, C) and its padding mask (B, 1, S)."""
+        check_tokens("src", src, self.config.src_vocab, self.config.max_len, "(B, S)")
         mask = padding_mask_from_tokens(src, self.config.pad_id)
         h = self.src_embed(src) + self.src_pos(torch.arange(src.shape[1], device=src.device))
         memory, self.weights["encoder"] = self.encoder(h, mask)
@@ -90,6 +105,7 @@ class EncoderDecoder(nn.Module):
 
     def decode(self, tgt, memory, memory_mask):
         """(B, T) target so far -> logits (B, T, V) for the next token at every position."""
+        check_tokens("tgt", tgt, self.config.tgt_vocab, self.config.max_len)
         h = self.tgt_embed(tgt) + self.tgt_pos(torch.arange(tgt.shape[1], device=tgt.device))
         self_w, cross_w = [], []
         for block in self.blocks:
@@ -104,7 +120,7 @@ class EncoderDecoder(nn.Module):
         return self.decode(tgt, memory, memory_mask)
 
 
-def copy_to_torch_decoder(block: DecoderBlock, layer: nn.TransformerDecoderLayer):
+def copy_decoder_block_to_torch(block: DecoderBlock, layer: nn.TransformerDecoderLayer):
     """Copy a block's weights into nn.TransformerDecoderLayer (gelu, batch_first) to compare."""
     copy_attention_to_torch(block.self_attn, layer.self_attn)
     copy_attention_to_torch(block.cross_attn, layer.multihead_attn)
@@ -115,3 +131,6 @@ def copy_to_torch_decoder(block: DecoderBlock, layer: nn.TransformerDecoderLayer
             theirs.weight.copy_(ours.weight)
             theirs.bias.copy_(ours.bias)
     return layer
+
+
+copy_to_torch_decoder = copy_decoder_block_to_torch  # the old name, until notebook 07 uses the new one

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from helpers._checks import check_tensor, shape_str
+from helpers._checks import check_same_dtype, check_width
 from helpers.multihead import MultiHeadAttention, copy_attention_to_torch
 
 
@@ -37,11 +37,13 @@ class LayerNorm(nn.Module):
 
     def __init__(self, d_model: int, eps: float = 1e-5):
         super().__init__()
-        self.eps = eps
+        self.d_model, self.eps = d_model, eps
         self.weight = nn.Parameter(torch.ones(d_model))  # gamma
         self.bias = nn.Parameter(torch.zeros(d_model))  # beta
 
-    def forward(self, x):
+    def forward(self, x):  # (..., C) -> (..., C)
+        check_width("x", x, self.d_model)
+        check_same_dtype("x", x, self)
         mean = x.mean(dim=-1, keepdim=True)  # (..., 1)
         var = x.var(dim=-1, keepdim=True, unbiased=False)  # (..., 1)
         return (x - mean) / torch.sqrt(var + self.eps) * self.weight + self.bias
@@ -52,11 +54,14 @@ class MLP(nn.Module):
 
     def __init__(self, d_model: int, d_ff: int):
         super().__init__()
+        self.d_model = d_model
         self.up = nn.Linear(d_model, d_ff)
         self.act = nn.GELU()
         self.down = nn.Linear(d_ff, d_model)
 
-    def forward(self, x):  # (B, T, C) -> (B, T, C), each position on its own
+    def forward(self, x):  # (..., C) -> (..., C), each position on its own
+        check_width("x", x, self.d_model)
+        check_same_dtype("x", x, self)
         return self.down(self.act(self.up(x)))
 
 
@@ -68,7 +73,7 @@ class EncoderBlock(nn.Module):
 
     def __init__(self, config: EncoderConfig):
         super().__init__()
-        self.norm_first = config.norm_first
+        self.d_model, self.norm_first = config.d_model, config.norm_first
         self.attn = MultiHeadAttention(d_model=config.d_model, num_heads=config.num_heads,
                                        rope=config.rope)
         self.norm1 = LayerNorm(config.d_model)
@@ -76,6 +81,8 @@ class EncoderBlock(nn.Module):
         self.norm2 = LayerNorm(config.d_model)
 
     def forward(self, x, mask=None, bias=None):
+        check_width("x", x, self.d_model, "(B, T, C)")
+        check_same_dtype("x", x, self)
         if self.norm_first:
             attended, weights = self.attn(self.norm1(x), mask=mask, bias=bias)
             x = x + attended  # (B, T, C)
@@ -101,9 +108,8 @@ class Encoder(nn.Module):
         self.final_norm = LayerNorm(config.d_model) if config.norm_first else nn.Identity()
 
     def forward(self, x, mask=None, bias=None):
-        check_tensor("x", x, min_dim=3)
-        if x.shape[-1] != self.config.d_model:
-            raise ValueError(f"x must be (B, T, {self.config.d_model}), got {shape_str(x.shape)}")
+        check_width("x", x, self.config.d_model, "(B, T, C)")
+        check_same_dtype("x", x, self)
         all_weights = []
         for block in self.blocks:
             x, weights = block(x, mask, bias)
@@ -111,7 +117,7 @@ class Encoder(nn.Module):
         return self.final_norm(x), torch.stack(all_weights, dim=1)  # (B, T, C), (B, N, H, T, T)
 
 
-def copy_to_torch(block: EncoderBlock, layer: nn.TransformerEncoderLayer):
+def copy_encoder_block_to_torch(block: EncoderBlock, layer: nn.TransformerEncoderLayer):
     """Copy a block's weights into nn.TransformerEncoderLayer (gelu, batch_first) to compare."""
     copy_attention_to_torch(block.attn, layer.self_attn)
     with torch.no_grad():
@@ -120,3 +126,6 @@ def copy_to_torch(block: EncoderBlock, layer: nn.TransformerEncoderLayer):
             theirs.weight.copy_(ours.weight)
             theirs.bias.copy_(ours.bias)
     return layer
+
+
+copy_to_torch = copy_encoder_block_to_torch  # the old name, until notebook 06 uses the new one

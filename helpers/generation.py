@@ -1,10 +1,85 @@
-"""Decoding an encoder-decoder model one token at a time: greedy search and beam search.
+"""Generating tokens one at a time: sampling from a GPT, greedy and beam search.
 
-Both take a model with ``encode(src)`` and ``decode(tgt, memory, memory_mask)`` (see
+Sampling (notebook 08): ``top_k_filter`` and ``sample_next`` pick the next token from
+logits; ``generate`` appends tokens to a prompt with ``helpers.gpt.GPT`` and its
+key/value cache.
+
+Search (notebook 07): ``greedy_decode`` and ``beam_search`` take a model with
+``encode(src)`` and ``decode(tgt, memory, memory_mask)`` (see
 ``helpers.decoder.EncoderDecoder``), a begin-of-sequence id to start from and an
 end-of-sequence id that finishes a hypothesis.
 """
 import torch
+
+from helpers._checks import (check_positive_int, check_temperature, check_tensor, check_tokens,
+                             shape_str)
+
+
+def top_k_filter(logits, k: int):
+    """Keep the k largest logits of each row (..., V); set the rest to -inf.
+
+    Ties: every logit equal to the k-th largest is kept too, so a row with ties at the
+    cut keeps more than k (the filter never picks between equal logits):
+    top_k_filter([3, 2, 2, 0], 2) -> [3, 2, 2, -inf]. k >= V keeps everything.
+    """
+    check_tensor("logits", logits)
+    check_positive_int("top_k", k)
+    kth = logits.topk(min(k, logits.shape[-1]), dim=-1).values[..., -1:]  # (..., 1)
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
+def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, generator=None):
+    """Pick the next token from logits (B, V): greedy if temperature == 0, else sample
+    from softmax(logits / temperature), restricted to the top_k most likely if given."""
+    check_tensor("logits", logits)
+    if logits.dim() != 2:
+        raise ValueError(f"logits must be (B, V), got {shape_str(logits.shape)}")
+    check_temperature(temperature)
+    if top_k is not None:
+        check_positive_int("top_k", top_k)
+    if temperature == 0:
+        return logits.argmax(-1)
+    logits = logits / temperature
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
+
+
+@torch.no_grad()
+def generate(model, idx, n_new: int, *, temperature: float = 1.0, top_k=None,
+             use_cache: bool = True, generator=None):
+    """Append n_new tokens to idx (B, T) with a ``helpers.gpt.GPT``. Without the cache every
+    step reruns the whole sequence (cropped to the context window); with it, each step
+    processes one token."""
+    check_tokens("idx", idx, model.config.vocab_size)
+    check_positive_int("n_new", n_new, allow_zero=True)
+    check_temperature(temperature)
+    if top_k is not None:
+        check_positive_int("top_k", top_k)
+    caches = model.new_caches() if use_cache else None
+    if use_cache and idx.shape[1] + n_new > model.config.block_size:
+        raise ValueError(f"the cache holds at most {model.config.block_size} tokens; "
+                         f"{idx.shape[1]} + {n_new} asked")
+    step_input = idx
+    for _ in range(n_new):
+        if use_cache:
+            logits, _ = model(step_input, caches)
+        else:
+            logits, _ = model(idx[:, -model.config.block_size:])
+        next_token = sample_next(logits[:, -1], temperature, top_k, generator)
+        idx = torch.cat([idx, next_token[:, None]], dim=1)
+        step_input = next_token[:, None]
+    return idx
+
+
+def _check_search(model, bos, eos, max_len):
+    check_positive_int("max_len", max_len, allow_zero=True)
+    vocab = getattr(getattr(model, "config", None), "tgt_vocab", None)
+    for name, token in (("bos", bos), ("eos", eos)):
+        check_positive_int(name, token, allow_zero=True)
+        if vocab is not None and token >= vocab:
+            raise ValueError(f"{name}={token} is not a target token id: the vocabulary has "
+                             f"{vocab} ids, 0..{vocab - 1}")
 
 
 @torch.no_grad()
@@ -13,6 +88,7 @@ def greedy_decode(model, src, *, bos: int, eos: int, max_len: int):
 
     src: (B, S) -> (B, <= max_len + 1) token ids starting with ``bos``.
     """
+    _check_search(model, bos, eos, max_len)
     memory, memory_mask = model.encode(src)
     out = torch.full((src.shape[0], 1), bos, dtype=torch.long, device=src.device)
     done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
@@ -34,10 +110,11 @@ def beam_search(model, src, *, bos: int, eos: int, max_len: int, beam_width: int
     A finished hypothesis (ending in ``eos``) keeps its score; the search stops when the
     best finished one beats every unfinished one, or after ``max_len`` tokens.
     """
+    _check_search(model, bos, eos, max_len)
+    check_tokens("src", src, None, layout="(1, S)")
     if src.shape[0] != 1:
         raise ValueError(f"beam_search takes one source sequence (1, S), got batch {src.shape[0]}")
-    if beam_width < 1:
-        raise ValueError(f"beam_width must be >= 1, got {beam_width}")
+    check_positive_int("beam_width", beam_width)
     memory, memory_mask = model.encode(src)
     beams = [(0.0, [bos])]  # (log-probability, tokens)
     finished = []

@@ -1,18 +1,23 @@
-"""A decoder-only, GPT-style language model, and generation from it.
+"""A decoder-only, GPT-style language model (notebook 08).
 
 Token embeddings plus learned positions, N pre-norm blocks of causal self-attention and
 an MLP, a final LayerNorm, and an unembedding that reuses the token embedding matrix
 (tied weights): logits = h @ Eᵀ. The model predicts the next token at every position.
+Sampling from it (``generate``, ``sample_next``, ``top_k_filter``) lives in
+``helpers.generation``.
 """
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from helpers._checks import shape_str
+from helpers._checks import check_tokens
 from helpers.encoder import MLP, LayerNorm
+# Old home of the sampling functions: notebook 08 and helpers.exercises still import them
+# from here. New code imports them from helpers.generation.
+from helpers.generation import generate, sample_next, top_k_filter  # noqa: F401
 from helpers.masks import causal_mask
-from helpers.multihead import MultiHeadAttention
+from helpers.multihead import KVCache, MultiHeadAttention
 
 
 @dataclass
@@ -36,7 +41,7 @@ class GPTBlock(nn.Module):
 
     def forward(self, x, cache=None):
         T = x.shape[1]
-        S = T + (cache["k"].shape[2] if cache and "k" in cache else 0)
+        S = T + (cache.length if cache is not None else 0)
         attended, weights = self.attn(self.norm1(x), mask=causal_mask(T, S, device=x.device),
                                       cache=cache)
         x = x + attended  # (B, T, C)
@@ -46,8 +51,8 @@ class GPTBlock(nn.Module):
 class GPT(nn.Module):
     """idx (B, T) token ids -> logits (B, T, V) for the next token, weights (B, N, H, T, S).
 
-    caches: a list with one dict per block (``model.new_caches()``); each call then only
-    processes the new tokens and attends to everything cached before.
+    caches: a list with one ``KVCache`` per block (``model.new_caches()``); each call then
+    only processes the new tokens and attends to everything cached before.
     """
 
     def __init__(self, config: GPTConfig):
@@ -59,7 +64,7 @@ class GPT(nn.Module):
         self.final_norm = LayerNorm(config.d_model)
 
     def new_caches(self):
-        return [{} for _ in self.blocks]
+        return [KVCache() for _ in self.blocks]
 
     def forward(self, idx, caches=None):
         h, weights = self.hidden(idx, caches)
@@ -68,8 +73,14 @@ class GPT(nn.Module):
     def hidden(self, idx, caches=None):
         """The final (normalised) vectors (B, T, C) before the unembedding, and the weights;
         a pretrained model's features for a downstream task."""
+        check_tokens("idx", idx, self.config.vocab_size)
+        if caches is not None and (not isinstance(caches, (list, tuple))
+                                   or len(caches) != len(self.blocks)
+                                   or not all(isinstance(c, KVCache) for c in caches)):
+            raise TypeError(f"caches must be a list of {len(self.blocks)} KVCache, one per "
+                            f"block (model.new_caches()), got {type(caches).__name__}")
         B, T = idx.shape
-        past = caches[0]["k"].shape[2] if caches and "k" in caches[0] else 0
+        past = caches[0].length if caches is not None else 0
         if past + T > self.config.block_size:
             raise ValueError(f"{past + T} tokens do not fit in the context window of "
                              f"{self.config.block_size}; crop the input to its last tokens")
@@ -80,45 +91,3 @@ class GPT(nn.Module):
             h, w = block(h, None if caches is None else caches[i])
             weights.append(w)
         return self.final_norm(h), torch.stack(weights, dim=1)
-
-
-def top_k_filter(logits, k: int):
-    """Keep the k largest logits of each row (..., V); set the rest to -inf."""
-    kth = logits.topk(min(k, logits.shape[-1]), dim=-1).values[..., -1:]  # (..., 1)
-    return logits.masked_fill(logits < kth, float("-inf"))
-
-
-def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, generator=None):
-    """Pick the next token from logits (B, V): greedy if temperature == 0, else sample
-    from softmax(logits / temperature), restricted to the top_k most likely if given."""
-    if temperature == 0:
-        return logits.argmax(-1)
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
-    logits = logits / temperature
-    if top_k is not None:
-        logits = top_k_filter(logits, top_k)
-    return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
-
-
-@torch.no_grad()
-def generate(model: GPT, idx, n_new: int, *, temperature: float = 1.0, top_k=None,
-             use_cache: bool = True, generator=None):
-    """Append n_new tokens to idx (B, T). Without the cache every step reruns the whole
-    sequence (cropped to the context window); with it, each step processes one token."""
-    if idx.dim() != 2:
-        raise ValueError(f"idx must be (B, T) token ids, got {shape_str(idx.shape)}")
-    caches = model.new_caches() if use_cache else None
-    if use_cache and idx.shape[1] + n_new > model.config.block_size:
-        raise ValueError(f"the cache holds at most {model.config.block_size} tokens; "
-                         f"{idx.shape[1]} + {n_new} asked")
-    step_input = idx
-    for _ in range(n_new):
-        if use_cache:
-            logits, _ = model(step_input, caches)
-        else:
-            logits, _ = model(idx[:, -model.config.block_size:])
-        next_token = sample_next(logits[:, -1], temperature, top_k, generator)
-        idx = torch.cat([idx, next_token[:, None]], dim=1)
-        step_input = next_token[:, None]
-    return idx

@@ -12,7 +12,7 @@ PyTorch has three conventions, and ``to_pytorch``/``from_pytorch`` convert at th
 """
 import torch
 
-from helpers._checks import shape_str
+from helpers._checks import check_mask, check_tokens, shape_str
 
 APIS = ("sdpa", "mha", "additive")
 
@@ -57,10 +57,7 @@ def padding_mask(lengths, max_len: int | None = None):
 
 def padding_mask_from_tokens(tokens, pad_id: int):
     """(B, 1, S) mask that hides every key whose token is ``pad_id``."""
-    if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2:
-        raise ValueError("tokens must be a (B, S) tensor of token ids, got "
-                         + (shape_str(tokens.shape) if isinstance(tokens, torch.Tensor)
-                            else type(tokens).__name__))
+    check_tokens("tokens", tokens, None, layout="(B, S)")
     return (tokens != pad_id)[:, None, :]  # (B, 1, S)
 
 
@@ -73,9 +70,7 @@ def combine(*masks):
     if not masks:
         return None
     for m in masks:
-        if not isinstance(m, torch.Tensor) or m.dtype != torch.bool:
-            raise TypeError(f"masks must be boolean tensors, got "
-                            f"{m.dtype if isinstance(m, torch.Tensor) else type(m).__name__}")
+        check_mask(m)
     result = masks[0]
     for m in masks[1:]:
         try:
@@ -89,21 +84,33 @@ def combine(*masks):
 def to_pytorch(mask, api: str):
     """Convert one of our masks (True = may attend) to PyTorch's ``api`` convention."""
     _check_api(api)
-    if mask.dtype != torch.bool:
-        raise TypeError(f"expected one of our boolean masks, got dtype {mask.dtype}")
+    check_mask(mask)
     if api == "sdpa":
         return mask
     if api == "mha":
         return ~mask  # True = blocked
-    return torch.zeros(mask.shape).masked_fill(~mask, float("-inf"))  # 0 or -inf
+    return torch.zeros(mask.shape, device=mask.device).masked_fill(~mask, float("-inf"))
 
 
 def from_pytorch(mask, api: str):
-    """Convert a mask in PyTorch's ``api`` convention to ours (True = may attend)."""
+    """Convert a mask in PyTorch's ``api`` convention to ours (True = may attend).
+
+    An additive mask converts only if it holds nothing but 0 and -inf: a finite value such
+    as -0.5 is a bias that weakens a key without blocking it, and has no boolean equivalent.
+    """
     _check_api(api)
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
     if api == "additive":
-        if mask.dtype == torch.bool:
-            raise TypeError("an additive mask is a float tensor of 0 and -inf, got a bool one")
+        if not mask.is_floating_point():
+            raise TypeError(f"an additive mask is a float tensor of 0 and -inf, got dtype "
+                            f"{mask.dtype}")
+        other = mask[(mask != 0) & (mask != float("-inf"))]
+        if other.numel():
+            raise ValueError(f"an additive mask must hold only 0 (may attend) and -inf "
+                             f"(blocked), got {other.numel()} other values such as "
+                             f"{other[0].item():g}; a finite value is a bias, not a mask: pass "
+                             "it as bias= to the attention, or threshold it (mask > -1e4)")
         return mask == 0
     if mask.dtype != torch.bool:
         raise TypeError(f"a '{api}' mask is boolean, got dtype {mask.dtype}")

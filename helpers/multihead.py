@@ -11,9 +11,43 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from helpers._checks import check_tensor, shape_str
+from helpers._checks import (check_broadcasts, check_mask, check_same_dtype, check_tensor,
+                             check_width, shape_str)
 from helpers.attention import scaled_dot_product_attention
 from helpers.positional import rotary
+
+
+class KVCache:
+    """The keys and values of the tokens seen so far, for one attention layer.
+
+    During generation each step only projects its new tokens; ``append`` adds their keys
+    and values (B, H, T, D) to the stored ones and returns all of them (B, H, S, D).
+    """
+
+    def __init__(self):
+        self.k = self.v = None
+
+    @property
+    def length(self) -> int:
+        """How many tokens are stored: the position of the next one."""
+        return 0 if self.k is None else self.k.shape[2]
+
+    def check_batch(self, B: int) -> None:
+        if self.k is not None and B != self.k.shape[0]:
+            raise ValueError(f"this cache holds a batch of {self.k.shape[0]} sequences, got "
+                             f"{B}; start a new cache for another batch size")
+
+    def append(self, k, v):
+        """k, v: (B, H, T, D) of the new tokens -> every key and value so far (B, H, S, D)."""
+        self.check_batch(k.shape[0])
+        if self.k is not None:
+            k = torch.cat([self.k, k], dim=2)  # (B, H, S, D)
+            v = torch.cat([self.v, v], dim=2)
+        self.k, self.v = k, v
+        return k, v
+
+    def __repr__(self) -> str:
+        return f"KVCache(length={self.length})"
 
 
 class MultiHeadAttention(nn.Module):
@@ -46,68 +80,65 @@ class MultiHeadAttention(nn.Module):
     def forward(self, x, context=None, mask=None, need_weights=True, bias=None, cache=None):
         """bias: optional float (H, T, S) or broadcastable, added to every head's scores.
 
-        cache: a dict for self-attention during generation. The keys and values of earlier
-        calls are kept in it, so each call only projects its new tokens; then S = the
+        cache: a ``KVCache`` for self-attention during generation. The keys and values of
+        earlier calls are kept in it, so each call only projects its new tokens; then S = the
         number of tokens so far, and the mask must be (T, S) (``causal_mask(T, S)``).
         """
-        check_tensor("x", x, min_dim=3)
-        B, T, C = x.shape
-        if C != self.d_model:
-            raise ValueError(f"x must be (B, T, {self.d_model}), got {shape_str(x.shape)}")
-        H, D = self.num_heads, self.head_dim
+        B, T, S = self._check(x, context, mask, bias, cache)
+        C, H, D = self.d_model, self.num_heads, self.head_dim
         if context is None:
             q, k, v = self.in_proj(x).split(C, dim=-1)  # 3 x (B, T, C)
-            S = T
         else:
-            check_tensor("context", context, min_dim=3)
-            if context.shape[0] != B or context.shape[2] != C:
-                raise ValueError(f"context must be (B={B}, S, C={C}), got "
-                                 f"{shape_str(context.shape)}")
-            S = context.shape[1]
             w, b = self.in_proj.weight, self.in_proj.bias
             q = F.linear(x, w[:C], None if b is None else b[:C])  # (B, T, C)
             k, v = F.linear(context, w[C:], None if b is None else b[C:]).split(C, dim=-1)
         q = q.view(B, T, H, D).transpose(1, 2)  # (B, H, T, D)
-        k = k.view(B, S, H, D).transpose(1, 2)  # (B, H, S, D)
-        v = v.view(B, S, H, D).transpose(1, 2)  # (B, H, S, D)
+        k = k.view(B, -1, H, D).transpose(1, 2)  # (B, H, S or T, D)
+        v = v.view(B, -1, H, D).transpose(1, 2)  # (B, H, S or T, D)
         past = 0
         if cache is not None:
-            if context is not None:
-                raise ValueError("a key/value cache is for self-attention; got a context")
-            if "k" in cache:
-                past = cache["k"].shape[2]
-                k = torch.cat([cache["k"], k], dim=2)  # (B, H, past + T, D)
-                v = torch.cat([cache["v"], v], dim=2)
-            cache["k"], cache["v"] = k, v
-            S = k.shape[2]
+            past = cache.length
+            k, v = cache.append(k, v)  # (B, H, S, D) each, S = past + T
         if self.rope:
             # The cache keeps keys unrotated; each key turns by its own position 0..S-1.
             q, k = rotary(q, offset=past), rotary(k)
-        if mask is not None:
-            _check_mask(mask, (B, T, S))
-            if mask.dim() == 3:
-                mask = mask[:, None]  # (B, 1, T or 1, S): the same for every head
+        if mask is not None and mask.dim() == 3:
+            mask = mask[:, None]  # (B, 1, T or 1, S): the same for every head
         out, weights = scaled_dot_product_attention(q, k, v, mask, bias)  # (B, H, T, D), (B, H, T, S)
         out = out.transpose(1, 2).reshape(B, T, C)  # (B, T, C): the heads side by side
         self.attn_weights = weights.detach()
         return self.out_proj(out), (weights if need_weights else None)
 
+    def _check(self, x, context, mask, bias, cache):
+        """Check every input before anything is computed (or cached); return B, T, S."""
+        check_width("x", x, self.d_model, "(B, T, C)")
+        check_same_dtype("x", x, self)
+        B, T, C = x.shape
+        S = T
+        if context is not None:
+            check_width("context", context, C, "(B, S, C)")
+            check_same_dtype("context", context, self)
+            if context.shape[0] != B:
+                raise ValueError(f"context must be (B={B}, S, C={C}), got "
+                                 f"{shape_str(context.shape)}")
+            S = context.shape[1]
+        if cache is not None:
+            if context is not None:
+                raise ValueError("a key/value cache is for self-attention; got a context")
+            if not isinstance(cache, KVCache):
+                raise TypeError(f"cache must be a KVCache, got {type(cache).__name__}")
+            cache.check_batch(B)
+            S = cache.length + T
+        if mask is not None:
+            check_mask(mask, (B, T, S), "(B, T, S): one mask for every head")
+        if bias is not None:
+            check_tensor("bias", bias)
+            check_broadcasts("bias", bias, (B, self.num_heads, T, S), "(B, H, T, S)")
+        return B, T, S
+
     def extra_repr(self) -> str:
         return (f"d_model={self.d_model}, num_heads={self.num_heads}, head_dim={self.head_dim}"
                 + (", rope=True" if self.rope else ""))
-
-
-def _check_mask(mask, scores_shape):
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-        raise TypeError("mask must be a boolean tensor (True = may attend), got "
-                        + (str(mask.dtype) if isinstance(mask, torch.Tensor) else type(mask).__name__))
-    try:
-        ok = mask.dim() <= 3 and torch.broadcast_shapes(mask.shape, scores_shape) == scores_shape
-    except RuntimeError:
-        ok = False
-    if not ok:
-        raise ValueError(f"mask of shape {shape_str(mask.shape)} does not broadcast to "
-                         f"(B, T, S) = {shape_str(scores_shape)}; it applies to every head")
 
 
 def copy_attention_to_torch(ours: MultiHeadAttention, theirs: nn.MultiheadAttention):

@@ -17,7 +17,7 @@ import math
 import torch
 from torch import nn
 
-from helpers._checks import check_tensor, shape_str
+from helpers._checks import check_same_dtype, check_tensor, check_width, shape_str
 
 
 def _frequencies(dim: int, base: float):
@@ -48,11 +48,12 @@ class LearnedPositions(nn.Module):
 
     def __init__(self, max_len: int, d_model: int):
         super().__init__()
-        self.max_len = max_len
+        self.max_len, self.d_model = max_len, d_model
         self.embedding = nn.Embedding(max_len, d_model)
 
     def forward(self, x):
-        check_tensor("x", x, min_dim=3)
+        check_width("x", x, self.d_model, "(B, T, C)")
+        check_same_dtype("x", x, self)
         T = x.shape[1]
         if T > self.max_len:
             raise ValueError(f"a sequence of length {T} is longer than the {self.max_len} "
@@ -68,7 +69,7 @@ class SinusoidalPositions(nn.Module):
         self.d_model, self.base = d_model, base
 
     def forward(self, x):
-        check_tensor("x", x, min_dim=3)
+        check_width("x", x, self.d_model, "(B, T, C)")
         return x + sinusoidal_encoding(x.shape[1], self.d_model, self.base).to(x)
 
 
@@ -108,6 +109,9 @@ def alibi_bias(T: int, num_heads: int, S: int | None = None, causal: bool = Fals
     at or before the query (combine it with a causal mask, as in the paper).
     """
     S = T if S is None else S
+    if T < 1 or S < T:
+        raise ValueError(f"need 1 <= T <= S (the queries are the last T of the S keys), "
+                         f"got T={T}, S={S}")
     t = torch.arange(T)[:, None] + (S - T)  # queries are the last T of S positions
     s = torch.arange(S)[None, :]
     distance = (t - s).abs() if not causal else (t - s).clamp(min=0)

@@ -79,6 +79,9 @@ def encode_reviews(reviews, vocabulary, length: int):
     index = {w: i for i, w in enumerate(vocabulary)}
     rows = []
     for words in reviews:
+        unknown = [w for w in words if w not in index]
+        if unknown:
+            raise ValueError(f"words not in the vocabulary: {unknown}")
         ids = [index[CLS]] + [index[w] for w in words]
         if len(ids) > length:
             raise ValueError(f"a review of {len(words)} words does not fit in length {length}")
@@ -127,5 +130,8 @@ def encode_chars(texts, vocabulary, length: int, bos=False, eos=False):
         chars = [DATE_BOS] * bos + list(t) + [DATE_EOS] * eos
         if len(chars) > length:
             raise ValueError(f"{t!r} needs {len(chars)} positions, more than {length}")
+        unknown = sorted({c for c in chars if c not in index})
+        if unknown:
+            raise ValueError(f"characters of {t!r} not in the vocabulary: {unknown}")
         rows.append([index[c] for c in chars] + [index[DATE_PAD]] * (length - len(chars)))
     return torch.tensor(rows)

@@ -138,6 +138,13 @@ def test_rejects_bad_masks():
         scaled_dot_product_attention(q, k, v, [[True]])
 
 
+def test_rejects_a_bias_that_would_grow_the_scores():
+    q, k, v = torch.randn(2, 5, 4), torch.randn(2, 6, 4), torch.randn(2, 6, 3)
+    with pytest.raises(ValueError, match=r"bias of shape \(3, 2, 5, 6\) does not broadcast to the "
+                                         r"scores' shape \(2, 5, 6\)"):
+        scaled_dot_product_attention(q, k, v, bias=torch.zeros(3, 2, 5, 6))
+
+
 # --- the learned head ----------------------------------------------------------------
 
 def test_self_attention_is_the_formula_on_its_projections():
@@ -168,5 +175,14 @@ def test_self_attention_over_another_sequence():
 def test_self_attention_checks_widths():
     with pytest.raises(ValueError, match="d_k must be a positive int, got 0"):
         SelfAttention(8, 0)
-    with pytest.raises(ValueError, match=r"expected \(\.\.\., 8\), got \(2, 3, 5\)"):
+    with pytest.raises(ValueError, match=r"x must be \(\.\.\., T, 8\), got \(2, 3, 5\)"):
         SelfAttention(8, 4)(torch.randn(2, 3, 5))
+
+
+def test_self_attention_checks_dtypes_and_types():
+    attn = SelfAttention(8, 4)
+    with pytest.raises(TypeError, match=r"x has dtype torch.float64 but the SelfAttention's "
+                                        r"parameters are torch.float32"):
+        attn(torch.randn(2, 3, 8, dtype=torch.float64))
+    with pytest.raises(TypeError, match=r"context must be a floating-point tensor, got dtype torch.int64"):
+        attn(torch.randn(2, 3, 8), torch.ones(2, 3, 8, dtype=torch.long))

@@ -38,3 +38,16 @@ def test_round_trip_examples(tokenizer, text):
 def test_rejects_small_vocabulary():
     with pytest.raises(ValueError, match="vocab_size must be >= 256"):
         BPETokenizer().train("abc", 100)
+
+
+def test_rejects_unknown_ids_and_bytes(tokenizer):
+    with pytest.raises(ValueError, match=r"id 999 is not in the vocabulary: ids run from 0 to 2\d\d"):
+        tokenizer.decode([104, 999])
+    with pytest.raises(ValueError, match="id -1 is not in the vocabulary"):
+        tokenizer.decode([-1])
+    with pytest.raises(TypeError, match=r"ids must be ints, got a float \(1.0\)"):
+        tokenizer.decode([1.0])
+    with pytest.raises(TypeError, match=r"encode takes a str, got bytes; decode the bytes first"):
+        tokenizer.encode(b"the cat")
+    with pytest.raises(TypeError, match="train takes a str, got list"):
+        BPETokenizer().train(["the cat"], 300)

@@ -1,12 +1,13 @@
-"""helpers.decoder against nn.TransformerDecoderLayer; decoding with helpers.generation."""
+"""helpers.decoder against nn.TransformerDecoderLayer; the encoder-decoder model; bad input."""
 import pytest
 import torch
 from torch import nn
 
 from helpers import masks
-from helpers.decoder import DecoderBlock, EncoderDecoder, Seq2SeqConfig, copy_to_torch_decoder
+from helpers.decoder import (DecoderBlock, EncoderDecoder, Seq2SeqConfig, copy_decoder_block_to_torch,
+                             copy_to_torch_decoder)
 from helpers.encoder import EncoderConfig
-from helpers.generation import beam_search, greedy_decode
+from helpers.generation import greedy_decode
 from helpers.tasks import char_vocabulary, date_task, encode_chars
 
 
@@ -18,7 +19,7 @@ def test_decoder_block_matches_torch(norm_first, lengths):
     with torch.no_grad():
         for p in block.parameters():
             p.add_(0.1 * torch.randn_like(p))
-    layer = copy_to_torch_decoder(block, nn.TransformerDecoderLayer(
+    layer = copy_decoder_block_to_torch(block, nn.TransformerDecoderLayer(
         32, 4, 128, dropout=0.0, activation="gelu", batch_first=True, norm_first=norm_first))
     x = torch.randn(2, 5, 32, requires_grad=True)
     memory = torch.randn(2, 6, 32, requires_grad=True)
@@ -61,42 +62,72 @@ def test_source_padding_does_not_change_the_output():
         torch.testing.assert_close(model(src, tgt), model(padded, tgt), atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_beam_width_one_equals_greedy(seed):
-    model = tiny_model(seed)
-    src = torch.randint(1, 12, (1, 6), generator=torch.Generator().manual_seed(seed))
-    greedy = greedy_decode(model, src, bos=1, eos=2, max_len=8)[0].tolist()
-    beam = beam_search(model, src, bos=1, eos=2, max_len=8, beam_width=1)[0][0].tolist()
-    if 2 in greedy:
-        greedy = greedy[:greedy.index(2) + 1]
-    assert beam == greedy
+def test_rope_reaches_the_decoders_self_attention_only():
+    torch.manual_seed(0)
+    model = EncoderDecoder(Seq2SeqConfig(src_vocab=12, tgt_vocab=9, num_layers=1, rope=True)).eval()
+    assert model.encoder.blocks[0].attn.rope and model.blocks[0].self_attn.rope
+    assert not model.blocks[0].cross_attn.rope  # queries and keys from different sequences
+    src, tgt = torch.randint(1, 12, (2, 7)), torch.randint(1, 9, (2, 6))
+    changed = tgt.clone()
+    changed[:, 4:] = (changed[:, 4:] % 8) + 1
+    with torch.no_grad():  # still causal
+        torch.testing.assert_close(model(src, tgt)[:, :4], model(src, changed)[:, :4])
+    plain = EncoderDecoder(Seq2SeqConfig(src_vocab=12, tgt_vocab=9, num_layers=1)).eval()
+    plain.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        assert not torch.allclose(model(src, tgt), plain(src, tgt))
 
 
-def test_wider_beams_never_score_worse_on_finished_outputs():
-    model = tiny_model(3)
-    src = torch.randint(1, 12, (1, 6), generator=torch.Generator().manual_seed(3))
-    scores = [beam_search(model, src, bos=1, eos=2, max_len=6, beam_width=k)[1] for k in (1, 3, 8)]
-    assert scores[1] >= scores[0] - 1e-6 and scores[2] >= scores[1] - 1e-6
+def test_copy_function_keeps_its_old_name():
+    assert copy_to_torch_decoder is copy_decoder_block_to_torch
 
 
-def test_generation_rejects_bad_arguments():
-    model = tiny_model()
-    with pytest.raises(ValueError, match=r"one source sequence \(1, S\), got batch 2"):
-        beam_search(model, torch.ones(2, 3, dtype=torch.long), bos=1, eos=2, max_len=3)
-    with pytest.raises(ValueError, match="beam_width must be >= 1"):
-        beam_search(model, torch.ones(1, 3, dtype=torch.long), bos=1, eos=2, max_len=3, beam_width=0)
+# --- bad input: the message names what was expected and what came -------------------
+
+@pytest.mark.parametrize("x, memory, error, words", [
+    ((2, 5, 16), (2, 6, 32), ValueError, r"x must be \(B, T, 32\), got \(2, 5, 16\)"),
+    ((2, 5, 1), (2, 6, 32), ValueError, r"x must be \(B, T, 32\), got \(2, 5, 1\)"),
+    ((2, 5, 32), (2, 6, 8), ValueError, r"memory must be \(B, S, 32\), got \(2, 6, 8\)"),
+    ((2, 5, 32), (3, 6, 32), ValueError, r"same batch size B, got x \(2, 5, 32\), memory \(3, 6, 32\)"),
+    ((5, 32), (6, 32), ValueError, r"x must have at least 3 dimensions, got shape \(5, 32\)"),
+])
+def test_decoder_block_rejects_wrong_shapes(x, memory, error, words):
+    with pytest.raises(error, match=words):
+        DecoderBlock(EncoderConfig())(torch.randn(x), torch.randn(memory))
 
 
-def test_date_task_and_char_encoding():
-    pairs = date_task(300, seed=2)
-    assert len({s for s, _ in pairs}) == 300
-    for written, iso in pairs:
-        assert len(iso) == 10 and iso[4] == iso[7] == "-" and iso[:4] in written
-    vocab = char_vocabulary([iso for _, iso in pairs])
-    ids = encode_chars([pairs[0][1]], vocab, 12, bos=True, eos=True)
-    assert ids.shape == (1, 12) and ids[0, 0] == 1 and ids[0, 11] == 2
-    with pytest.raises(ValueError, match="needs 12 positions, more than 5"):
-        encode_chars([pairs[0][1]], vocab, 5, bos=True, eos=True)
+def test_decoder_block_rejects_mixed_dtypes():
+    with pytest.raises(TypeError, match=r"memory has dtype torch.float64 but the DecoderBlock's "
+                                        r"parameters are torch.float32"):
+        DecoderBlock(EncoderConfig())(torch.randn(2, 5, 32), torch.randn(2, 6, 32).double())
+
+
+GOOD_SRC, GOOD_TGT = torch.ones(2, 5, dtype=torch.long), torch.ones(2, 4, dtype=torch.long)
+
+
+@pytest.mark.parametrize("src, tgt, error, words", [
+    (torch.tensor([[3, 12]]), GOOD_TGT[:1], ValueError, r"src holds ids from 3 to 12, but the vocabulary has 12 ids: 0..11"),
+    (torch.tensor([[-1, 3]]), GOOD_TGT[:1], ValueError, r"src holds ids from -1 to 3"),
+    (GOOD_SRC, torch.tensor([[1, 9]] * 2), ValueError, r"tgt holds ids from 1 to 9, but the vocabulary has 9 ids: 0..8"),
+    (GOOD_SRC.float(), GOOD_TGT, TypeError, r"src must hold integer token ids \(torch.long\), got dtype torch.float32"),
+    (GOOD_SRC, GOOD_TGT.double(), TypeError, r"tgt must hold integer token ids.*torch.float64; .*tgt.long\(\)"),
+    (GOOD_SRC[0], GOOD_TGT, ValueError, r"src must be \(B, S\) token ids, got \(5\); for one sequence use src\[None\]"),
+    (GOOD_SRC, GOOD_TGT[0], ValueError, r"tgt must be \(B, T\) token ids, got \(4\)"),
+    (torch.ones(2, 33, dtype=torch.long), GOOD_TGT, ValueError, r"src has 33 tokens, more than the 32 positions the model has \(max_len\)"),
+    (GOOD_SRC, torch.ones(2, 40, dtype=torch.long), ValueError, r"tgt has 40 tokens, more than the 32 positions"),
+    (torch.ones(2, 0, dtype=torch.long), GOOD_TGT, ValueError, r"src must hold at least one token per sequence, got shape \(2, 0\)"),
+    (GOOD_SRC.tolist(), GOOD_TGT, TypeError, r"src must be a torch.Tensor of token ids \(B, S\), got list; .*torch.as_tensor\(src\)"),
+    (GOOD_SRC, GOOD_TGT[:1], ValueError, r"same batch size B, got x \(1, 4, 32\), memory \(2, 5, 32\)"),
+])
+def test_encoder_decoder_rejects_bad_token_ids(src, tgt, error, words):
+    with pytest.raises(error, match=words):
+        tiny_model()(src, tgt)
+
+
+def test_encoder_decoder_rejects_a_numpy_source():
+    np = pytest.importorskip("numpy")
+    with pytest.raises(TypeError, match=r"got ndarray; convert it with torch.as_tensor\(src\)"):
+        tiny_model().encode(np.ones((1, 3), dtype=np.int64))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

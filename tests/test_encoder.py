@@ -1,10 +1,13 @@
-"""helpers.encoder against nn.LayerNorm and nn.TransformerEncoderLayer."""
+"""helpers.encoder against nn.LayerNorm and nn.TransformerEncoderLayer; bad input."""
+import re
+
 import pytest
 import torch
 from torch import nn
 
 from helpers import masks
-from helpers.encoder import MLP, Encoder, EncoderBlock, EncoderConfig, LayerNorm, copy_to_torch
+from helpers.encoder import (MLP, Encoder, EncoderBlock, EncoderConfig, LayerNorm,
+                            copy_encoder_block_to_torch, copy_to_torch)
 
 
 @pytest.mark.parametrize("shape", [(3, 8), (2, 5, 16), (1, 1, 4)])
@@ -36,7 +39,7 @@ def perturbed_block(norm_first, seed=0):
 @pytest.mark.parametrize("lengths", [None, [5, 3]])
 def test_block_matches_torch_encoder_layer(norm_first, lengths):
     block = perturbed_block(norm_first)
-    layer = copy_to_torch(block, nn.TransformerEncoderLayer(
+    layer = copy_encoder_block_to_torch(block, nn.TransformerEncoderLayer(
         32, 4, 128, dropout=0.0, activation="gelu", batch_first=True, norm_first=norm_first))
     x = torch.randn(2, 5, 32, requires_grad=True)
     padding = None if lengths is None else masks.padding_mask(torch.tensor(lengths), 5)
@@ -76,3 +79,46 @@ def test_encoder_shapes_weights_and_permutation_equivariance():
 def test_encoder_rejects_wrong_width():
     with pytest.raises(ValueError, match=r"x must be \(B, T, 32\), got \(2, 7, 16\)"):
         Encoder(EncoderConfig())(torch.randn(2, 7, 16))
+
+
+def test_copy_function_keeps_its_old_name():
+    assert copy_to_torch is copy_encoder_block_to_torch
+
+
+# --- bad input: the message names what was expected and what came -------------------
+
+MODULES = {  # name -> (module of width 32, the layout its message names)
+    "LayerNorm": (lambda: LayerNorm(32), "(..., 32)"),
+    "MLP": (lambda: MLP(32, 64), "(..., 32)"),
+    "EncoderBlock": (lambda: EncoderBlock(EncoderConfig()), "(B, T, 32)"),
+    "Encoder": (lambda: Encoder(EncoderConfig()), "(B, T, 32)"),
+}
+
+
+@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize("width", [1, 16, 33])  # 1 would broadcast silently without a check
+def test_modules_reject_the_wrong_width(name, width):
+    make, layout = MODULES[name]
+    with pytest.raises(ValueError, match=rf"x must be {re.escape(layout)}, got \(2, 5, {width}\)"):
+        make()(torch.randn(2, 5, width))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_modules_reject_mixed_dtypes(name):
+    with pytest.raises(TypeError, match=rf"x has dtype torch.float64 but the {name}'s parameters "
+                                        r"are torch.float32; .*x.to\(torch.float32\)"):
+        MODULES[name][0]()(torch.randn(2, 5, 32, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_modules_reject_non_tensors(name):
+    np = pytest.importorskip("numpy")
+    with pytest.raises(TypeError, match=r"x must be a torch.Tensor, got ndarray; .*torch.as_tensor"):
+        MODULES[name][0]()(np.zeros((2, 5, 32), dtype=np.float32))
+
+
+def test_blocks_need_three_dimensions():
+    with pytest.raises(ValueError, match=r"x must have at least 3 dimensions, got shape \(5, 32\)"):
+        EncoderBlock(EncoderConfig())(torch.randn(5, 32))
+    with pytest.raises(ValueError, match=r"x must be \(B, T, 32\), got \(1, 2, 5, 32\)"):
+        Encoder(EncoderConfig())(torch.randn(1, 2, 5, 32))

@@ -1,9 +1,9 @@
-"""helpers.gpt: causality, tied weights, the key/value cache and sampling."""
+"""helpers.gpt: causality, tied weights, the key/value cache, and bad input."""
 import pytest
 import torch
 
-from helpers.gpt import GPT, GPTConfig, generate, sample_next
-from helpers.multihead import MultiHeadAttention
+from helpers.gpt import GPT, GPTConfig
+from helpers.multihead import KVCache
 
 
 def tiny(seed=0, **kwargs):
@@ -38,58 +38,44 @@ def test_cached_forward_gives_the_same_logits():
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("temperature, top_k", [(0.0, None), (1.0, None), (0.8, 5)])
-def test_cached_and_uncached_generation_give_identical_tokens(temperature, top_k):
-    model = tiny(1)
-    prompt = torch.randint(0, 20, (3, 4))
-    a = generate(model, prompt, 20, temperature=temperature, top_k=top_k, use_cache=True,
-                 generator=torch.Generator().manual_seed(0))
-    b = generate(model, prompt, 20, temperature=temperature, top_k=top_k, use_cache=False,
-                 generator=torch.Generator().manual_seed(0))
-    assert torch.equal(a, b) and a.shape == (3, 24)
-
-
-def test_rope_cache_matches_full_pass():
-    torch.manual_seed(0)
-    attn = MultiHeadAttention(d_model=16, num_heads=2, rope=True)
-    x = torch.randn(1, 6, 16)
-    from helpers.masks import causal_mask
-
-    full = attn(x, mask=causal_mask(6))[0]
-    cache = {}
-    parts = [attn(x[:, :4], mask=causal_mask(4), cache=cache)[0],
-             attn(x[:, 4:], mask=causal_mask(2, 6), cache=cache)[0]]
-    torch.testing.assert_close(torch.cat(parts, 1), full, atol=1e-5, rtol=1e-4)
-
-
-def test_sampling_temperature_and_top_k():
-    logits = torch.tensor([[2.0, 1.0, 0.5, -1.0]]).expand(4000, 4)
-    g = torch.Generator().manual_seed(0)
-    assert (sample_next(logits, 0.0) == 0).all()
-    top2 = sample_next(logits, 1.0, top_k=2, generator=g)
-    assert set(top2.tolist()) == {0, 1}
-    hot = sample_next(logits, 100.0, generator=g).bincount(minlength=4) / 4000
-    assert hot.min() > 0.2  # nearly uniform
-    with pytest.raises(ValueError, match="temperature must be >= 0"):
-        sample_next(logits, -1.0)
-
-
 def test_context_window_errors():
     model = tiny()
     with pytest.raises(ValueError, match="40 tokens do not fit in the context window of 32"):
         model(torch.zeros(1, 40, dtype=torch.long))
-    with pytest.raises(ValueError, match="cache holds at most 32 tokens"):
-        generate(model, torch.zeros(1, 30, dtype=torch.long), 5)
-    assert generate(model, torch.zeros(1, 30, dtype=torch.long), 5, use_cache=False).shape == (1, 35)
-    with pytest.raises(ValueError, match=r"idx must be \(B, T\)"):
-        generate(model, torch.zeros(5, dtype=torch.long), 1)
+    caches = model.new_caches()
+    model(torch.zeros(1, 30, dtype=torch.long), caches)
+    with pytest.raises(ValueError, match="33 tokens do not fit in the context window of 32"):
+        model(torch.zeros(1, 3, dtype=torch.long), caches)
 
 
-def test_top_k_filter_keeps_the_k_largest_in_any_shape():
-    from helpers.gpt import top_k_filter
+# --- bad input: the message names what was expected and what came -------------------
 
-    row = torch.tensor([3.0, 1.0, 2.0, 0.0])
-    assert top_k_filter(row, 2).tolist() == [3.0, float("-inf"), 2.0, float("-inf")]
-    batch = torch.randn(5, 3, 10)
-    kept = torch.isfinite(top_k_filter(batch, 4)).sum(-1)
-    assert (kept == 4).all() and torch.isfinite(top_k_filter(batch, 99)).all()
+@pytest.mark.parametrize("idx, error, words", [
+    (torch.tensor([[1, 20]]), ValueError, r"idx holds ids from 1 to 20, but the vocabulary has 20 ids: 0..19"),
+    (torch.tensor([[-1, 3]]), ValueError, r"ids from -1 to 3.*0..19"),
+    (torch.tensor([[1.0, 2.0]]), TypeError, r"integer token ids \(torch.long\), got dtype torch.float32; .*idx.long\(\)"),
+    (torch.tensor([1, 2]), ValueError, r"idx must be \(B, T\) token ids, got \(2\); for one sequence use idx\[None\]"),
+    (torch.zeros(2, 0, dtype=torch.long), ValueError, r"at least one token per sequence, got shape \(2, 0\)"),
+    ([[1, 2]], TypeError, r"idx must be a torch.Tensor of token ids \(B, T\), got list; .*torch.as_tensor"),
+])
+def test_rejects_bad_token_ids(idx, error, words):
+    with pytest.raises(error, match=words):
+        tiny()(idx)
+
+
+def test_rejects_a_numpy_prompt():
+    np = pytest.importorskip("numpy")
+    with pytest.raises(TypeError, match=r"got ndarray; convert it with torch.as_tensor\(idx\)"):
+        tiny()(np.zeros((1, 3), dtype=np.int64))
+
+
+def test_cache_is_checked_for_batch_size_and_kind():
+    model = tiny()
+    caches = model.new_caches()
+    model(torch.zeros(2, 3, dtype=torch.long), caches)
+    assert all(isinstance(c, KVCache) and c.length == 3 for c in caches)
+    with pytest.raises(ValueError, match="cache holds a batch of 2 sequences, got 3; start a new cache"):
+        model(torch.zeros(3, 1, dtype=torch.long), caches)
+    assert caches[0].length == 3  # the failed call stored nothing
+    with pytest.raises(TypeError, match="caches must be a list of 2 KVCache"):
+        model(torch.zeros(2, 1, dtype=torch.long), [{}, {}])

@@ -1,4 +1,6 @@
 """helpers.masks: the one convention, the conversions, and properties of masked attention."""
+import re
+
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
@@ -6,6 +8,7 @@ from torch import nn
 
 from helpers import masks
 from helpers.attention import scaled_dot_product_attention
+from helpers.multihead import MultiHeadAttention
 from helpers.widgets import MaskLab
 
 
@@ -38,7 +41,7 @@ def test_padding_mask_rejects_bad_lengths():
         masks.padding_mask(torch.tensor([4]), 3)
     with pytest.raises(ValueError, match="1-D integer tensor"):
         masks.padding_mask(torch.tensor([[1.0]]))
-    with pytest.raises(ValueError, match=r"\(B, S\) tensor of token ids, got \(3\)"):
+    with pytest.raises(ValueError, match=r"tokens must be \(B, S\) token ids, got \(3\)"):
         masks.padding_mask_from_tokens(torch.tensor([1, 2, 0]), 0)
 
 
@@ -81,6 +84,32 @@ def test_conversions_give_the_same_attention_in_every_api():
     theirs = mha(x, x, x, attn_mask=masks.to_pytorch(causal, "mha"),
                  key_padding_mask=masks.to_pytorch(padding, "mha")[:, 0])[0]
     torch.testing.assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("value", [-0.5, -1e9, 1.0])
+def test_from_pytorch_refuses_finite_values_in_an_additive_mask(value):
+    additive = torch.zeros(3, 3)
+    additive[0, 1] = value
+    with pytest.raises(ValueError, match=rf"only 0 \(may attend\) and -inf \(blocked\), got 1 other "
+                                         rf"values such as {re.escape(f'{value:g}')}; a finite value is a bias"):
+        masks.from_pytorch(additive, "additive")
+
+
+ENTRY_POINTS = {  # every public place that takes one of our masks, with a float mask
+    "scaled_dot_product_attention": lambda m: scaled_dot_product_attention(*[torch.randn(2, 3, 4)] * 3, m),
+    "MultiHeadAttention": lambda m: MultiHeadAttention(d_model=8, num_heads=2)(torch.randn(2, 3, 8), mask=m),
+    "combine": lambda m: masks.combine(masks.causal_mask(3), m),
+    "to_pytorch": lambda m: masks.to_pytorch(m, "mha"),
+}
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_every_entry_point_gives_the_same_mask_message(entry):
+    with pytest.raises(TypeError, match=r"^mask must be a boolean tensor of dtype torch.bool \(True = "
+                                        r"may attend\), got torch.float32; for a 0/1 tensor use mask.bool\(\)"):
+        ENTRY_POINTS[entry](torch.ones(3, 3))
+    with pytest.raises(TypeError, match=r"^mask must be a boolean torch.Tensor, got list"):
+        ENTRY_POINTS[entry]([[True]])
 
 
 def test_wrong_conversion_is_caught():

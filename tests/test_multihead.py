@@ -1,10 +1,10 @@
-"""helpers.multihead against torch.nn.MultiheadAttention with copied weights."""
+"""helpers.multihead against torch.nn.MultiheadAttention with copied weights; the KV cache."""
 import pytest
 import torch
 from torch import nn
 
 from helpers import masks
-from helpers.multihead import MultiHeadAttention, copy_attention_to_torch
+from helpers.multihead import KVCache, MultiHeadAttention, copy_attention_to_torch
 
 
 def twin(d_model, num_heads, bias=True, seed=0):
@@ -97,8 +97,61 @@ def test_rejects_bad_inputs():
         mha(torch.randn(2, 3, 6))
     with pytest.raises(ValueError, match=r"context must be \(B=2, S, C=8\), got \(1, 5, 8\)"):
         mha(torch.randn(2, 3, 8), torch.randn(1, 5, 8))
-    with pytest.raises(ValueError, match=r"mask of shape \(1, 4, 4\) does not broadcast to "
-                                         r"\(B, T, S\) = \(2, 3, 3\)"):
+    with pytest.raises(ValueError, match=r"mask of shape \(1, 4, 4\) does not broadcast to the "
+                                         r"scores' shape \(2, 3, 3\) \(B, T, S\)"):
         mha(torch.randn(2, 3, 8), mask=masks.causal_mask(4)[None])
     with pytest.raises(TypeError, match="boolean tensor"):
         mha(torch.randn(2, 3, 8), mask=torch.ones(3, 3))
+
+
+# --- the key/value cache -----------------------------------------------------------------
+
+@pytest.mark.parametrize("rope", [False, True])
+def test_cache_matches_full_pass(rope):
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(d_model=16, num_heads=2, rope=rope)
+    x = torch.randn(1, 6, 16)
+    full = attn(x, mask=masks.causal_mask(6))[0]
+    cache = KVCache()
+    parts = [attn(x[:, :4], mask=masks.causal_mask(4), cache=cache)[0],
+             attn(x[:, 4:], mask=masks.causal_mask(2, 6), cache=cache)[0]]
+    torch.testing.assert_close(torch.cat(parts, 1), full, atol=1e-5, rtol=1e-4)
+    assert cache.length == 6 and cache.k.shape == cache.v.shape == (1, 2, 6, 8)
+
+
+def test_cache_appends_and_checks_the_batch_size():
+    cache = KVCache()
+    assert cache.length == 0
+    k, v = cache.append(torch.zeros(2, 4, 3, 8), torch.ones(2, 4, 3, 8))
+    assert k.shape == (2, 4, 3, 8) and cache.length == 3
+    k, v = cache.append(torch.zeros(2, 4, 1, 8), torch.ones(2, 4, 1, 8))
+    assert k.shape == v.shape == (2, 4, 4, 8) and cache.length == 4 and repr(cache) == "KVCache(length=4)"
+    with pytest.raises(ValueError, match="holds a batch of 2 sequences, got 5; start a new cache"):
+        cache.append(torch.zeros(5, 4, 1, 8), torch.zeros(5, 4, 1, 8))
+
+
+def test_attention_checks_the_cache_before_storing_anything():
+    mha, cache = MultiHeadAttention(d_model=8, num_heads=2), KVCache()
+    mha(torch.randn(2, 3, 8), mask=masks.causal_mask(3), cache=cache)
+    with pytest.raises(ValueError, match="holds a batch of 2 sequences, got 1"):
+        mha(torch.randn(1, 1, 8), mask=masks.causal_mask(1, 4), cache=cache)
+    with pytest.raises(ValueError, match=r"mask of shape \(2, 2\) does not broadcast to the "
+                                         r"scores' shape \(2, 1, 4\)"):
+        mha(torch.randn(2, 1, 8), mask=masks.causal_mask(2), cache=cache)
+    assert cache.length == 3
+    with pytest.raises(TypeError, match="cache must be a KVCache, got dict"):
+        mha(torch.randn(2, 1, 8), cache={})
+    with pytest.raises(ValueError, match="cache is for self-attention; got a context"):
+        mha(torch.randn(2, 1, 8), torch.randn(2, 4, 8), cache=cache)
+
+
+def test_rejects_mixed_dtypes_and_bad_biases():
+    mha = MultiHeadAttention(d_model=8, num_heads=2)
+    with pytest.raises(TypeError, match=r"x has dtype torch.float64 but the MultiHeadAttention's "
+                                        r"parameters are torch.float32"):
+        mha(torch.randn(2, 3, 8, dtype=torch.float64))
+    with pytest.raises(TypeError, match="context has dtype torch.float16"):
+        mha(torch.randn(2, 3, 8), torch.randn(2, 4, 8).half())
+    with pytest.raises(ValueError, match=r"bias of shape \(3, 3, 3\) does not broadcast to the "
+                                         r"scores' shape \(2, 2, 3, 3\) \(B, H, T, S\)"):
+        mha(torch.randn(2, 3, 8), bias=torch.zeros(3, 3, 3))

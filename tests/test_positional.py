@@ -67,6 +67,22 @@ def test_alibi_values():
     assert causal.tolist() == [[0.0, 0.0, 0.0], [-0.00390625, 0.0, 0.0], [-0.0078125, -0.00390625, 0.0]]
 
 
+def test_alibi_needs_at_least_as_many_keys_as_queries():
+    assert alibi_bias(2, 3, S=5).shape == (3, 2, 5)
+    with pytest.raises(ValueError, match=r"need 1 <= T <= S \(the queries are the last T of the S "
+                                         r"keys\), got T=5, S=3"):
+        alibi_bias(5, 2, S=3)
+
+
+def test_added_positions_check_width_and_dtype():
+    with pytest.raises(ValueError, match=r"x must be \(B, T, 8\), got \(2, 5, 1\)"):
+        LearnedPositions(6, 8)(torch.zeros(2, 5, 1))
+    with pytest.raises(ValueError, match=r"x must be \(B, T, 8\), got \(2, 5, 4\)"):
+        SinusoidalPositions(8)(torch.zeros(2, 5, 4))
+    with pytest.raises(TypeError, match="x has dtype torch.float64 but the LearnedPositions'"):
+        LearnedPositions(6, 8)(torch.zeros(2, 5, 8, dtype=torch.float64))
+
+
 def test_alibi_in_attention_matches_torch_with_a_float_mask():
     q, k, v = (torch.randn(2, 3, 5, 4) for _ in range(3))  # (B, H, T, D)
     bias = alibi_bias(5, 3, causal=True)  # (H, T, T)

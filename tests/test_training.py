@@ -100,11 +100,3 @@ def test_seed_everything_pins_threads_unless_told_not_to():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
-
-
-def test_reverse_task():
-    X, Y = reverse_task(50, length=6, vocab_size=4)
-    assert X.shape == Y.shape == (50, 6) and torch.equal(Y, X.flip(-1))
-    assert X.min() >= 0 and X.max() < 4
-    with pytest.raises(ValueError, match="length >= 1"):
-        reverse_task(5, length=0)
