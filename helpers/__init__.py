@@ -15,7 +15,7 @@ This is the convention of ``torch.nn.functional.scaled_dot_product_attention``.
 the masks module converts at that boundary.
 """
 from helpers.attention import SelfAttention, scaled_dot_product_attention
-from helpers.reproducibility import seed_everything
+from helpers.reproducibility import expect, seed_everything
 from helpers.training import History, accuracy, fit
 from helpers.visualisation import plot_attention, plot_history
 
@@ -23,6 +23,7 @@ __all__ = [
     "History",
     "SelfAttention",
     "accuracy",
+    "expect",
     "fit",
     "plot_attention",
     "plot_history",

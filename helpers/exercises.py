@@ -118,8 +118,9 @@ def check_attention(attention):
 # --- Notebook 02 ---------------------------------------------------------------------
 
 def _projections(seed=0, C=9, d_k=9, d_v=4):
-    torch.manual_seed(seed)
-    return (torch.nn.Linear(C, d_k), torch.nn.Linear(C, d_k), torch.nn.Linear(C, d_v))
+    with torch.random.fork_rng():  # the learner's random stream is left as it was
+        torch.manual_seed(seed)
+        return (torch.nn.Linear(C, d_k), torch.nn.Linear(C, d_k), torch.nn.Linear(C, d_v))
 
 
 def check_self_attention(self_attention):
@@ -166,11 +167,13 @@ def check_parameter_count(answer, d_model, d_k, d_v):
 
 def check_cross_attention(cross_attention):
     """Exercise: ``cross_attention(attn, x, context)``: queries from x, keys/values from context."""
-    torch.manual_seed(0)
     from helpers.attention import SelfAttention
 
-    attn = SelfAttention(8, 8, 4)
-    x, context = torch.randn(2, 3, 8), torch.randn(2, 7, 8)
+    with torch.random.fork_rng():  # the learner's random stream is left as it was
+        torch.manual_seed(0)
+        attn = SelfAttention(8, 8, 4)
+    g = torch.Generator().manual_seed(0)
+    x, context = torch.randn(2, 3, 8, generator=g), torch.randn(2, 7, 8, generator=g)
     with torch.no_grad():
         expected, _ = attn(x, context)
         swapped, _ = attn(context, x)

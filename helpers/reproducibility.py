@@ -1,4 +1,17 @@
-"""One call that makes a notebook's random numbers the same on every run."""
+"""Notebooks that show the same thing on every machine: seeds, and checked claims.
+
+Used by every notebook. Two tools:
+
+- ``seed_everything``: the same data, initial weights and batches on every run.
+- ``expect``: a claim about a trained model ("100% held-out"), checked with a tolerance.
+
+Why the second one is needed: a trained model's last digits depend on the machine.
+PyTorch picks CPU kernels by instruction set (AVX-512, AVX2, none; ARM's NEON), and each
+adds up sums in its own order, so after hundreds of steps one machine prints 57.1% where
+another prints 57.3%. The notebooks therefore show trained numbers in cells whose output
+the tests do not compare, and state each claim as ``expect(...)``: its line (without the
+measured value) is compared, and it raises if the model stops learning.
+"""
 import os
 import random
 
@@ -26,3 +39,39 @@ def seed_everything(seed: int = 0, *, threads: int | None = 1) -> int:
     torch.manual_seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)  # for subprocesses; this one is already running
     return seed
+
+
+class ClaimFailed(AssertionError):
+    """A notebook's claim about a trained model did not hold on this run."""
+
+
+MEASURED = "[measured: {}]"  # tests/sanitize.cfg hides what stands inside the brackets
+
+
+def expect(condition, claim: str, measured: str = "") -> str:
+    """Check one claim; print "✅ claim [measured: ...]", or raise ClaimFailed.
+
+    condition: the check, computed from the data (a bool, or a one-element bool tensor)
+    claim: the claim in words, with its tolerance: "held-out accuracy ≥ 99%"
+    measured: what this run measured, for the learner: f"{acc:.1%}"
+
+    >>> _ = expect(0.997 >= 0.99, "held-out accuracy ≥ 99%", "99.7%")
+    ✅ held-out accuracy ≥ 99% [measured: 99.7%]
+    """
+    if isinstance(condition, torch.Tensor):
+        if condition.numel() != 1 or condition.dtype != torch.bool:
+            raise TypeError(f"condition must be one bool, got a tensor of shape "
+                            f"{tuple(condition.shape)} and dtype {condition.dtype}; "
+                            "reduce it with .all() or .any()")
+        condition = bool(condition)
+    if not isinstance(condition, (bool, np.bool_)):
+        raise TypeError(f"condition must be a bool (a comparison such as acc >= 0.99), "
+                        f"got {type(condition).__name__}")
+    if not isinstance(claim, str) or not claim.strip():
+        raise ValueError("claim must say in words what is expected, e.g. 'accuracy ≥ 99%'")
+    line = claim + (" " + MEASURED.format(measured) if measured else "")
+    if not condition:
+        raise ClaimFailed(f"❌ {line}. The model did not learn what this notebook says it "
+                          "does: if you changed a cell above, that change is the likely cause.")
+    print("✅ " + line)
+    return line

@@ -284,3 +284,20 @@ def keep_top(lg, k, strict=False, fill=float("-inf")):
 def test_check_top_k(fn, passed, words):
     result = ex.check_top_k(fn)
     assert result.passed is passed and words in result.message
+
+
+def _checks_of_functions():
+    import inspect
+
+    return [fn for name, fn in vars(ex).items() if name.startswith("check_")
+            and next(iter(inspect.signature(fn).parameters)) != "answer"]
+
+
+@pytest.mark.parametrize("check", _checks_of_functions(), ids=lambda f: f.__name__)
+def test_checks_leave_the_learners_random_stream_alone(check):
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    check(lambda *args, **kwargs: None)
+    assert torch.equal(torch.rand(3), expected_next), \
+        f"{check.__name__} reseeded or drew from the global generator"

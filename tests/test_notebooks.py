@@ -1,0 +1,34 @@
+"""Rules every notebook follows (its outputs are compared by nbval, not here)."""
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("[0-9]*.ipynb"))
+
+
+def code_cells(path):
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_exercise_stubs_never_shadow_a_name_the_notebook_uses(path):
+    """A stub such as `def top_k_filter(...): return None` would replace the imported helper
+    that a widget or a later cell looks up. Stubs are called my_..., and nothing else in the
+    notebook defines or imports that name."""
+    cells = code_cells(path)
+    defined_elsewhere = set()
+    stubs = []
+    for source in cells:
+        tree = ast.parse(source)
+        names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+        names |= {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                  for a in n.names}
+        if "exercises.check_" in source:
+            stubs += [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+        else:
+            defined_elsewhere |= names
+    assert all(s.startswith("my_") for s in stubs), f"exercise stubs not named my_...: {stubs}"
+    assert not set(stubs) & defined_elsewhere, f"stubs that shadow: {set(stubs) & defined_elsewhere}"

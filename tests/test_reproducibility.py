@@ -1,0 +1,68 @@
+"""helpers.reproducibility: seeds, and expect() for claims about trained models."""
+import configparser
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import helpers
+from helpers.reproducibility import ClaimFailed, expect
+
+
+def test_expect_prints_the_claim_and_the_measured_value(capsys):
+    line = expect(0.995 >= 0.99, "held-out accuracy ≥ 99%", "99.5%")
+    assert capsys.readouterr().out == "✅ held-out accuracy ≥ 99% [measured: 99.5%]\n"
+    assert line == "held-out accuracy ≥ 99% [measured: 99.5%]"
+
+
+def test_expect_raises_and_names_the_claim_when_it_fails(capsys):
+    with pytest.raises(ClaimFailed, match=r"❌ held-out accuracy ≥ 99% \[measured: 45.0%\]"):
+        expect(0.45 >= 0.99, "held-out accuracy ≥ 99%", "45.0%")
+    assert capsys.readouterr().out == ""  # no ✅ line for a failed claim
+    with pytest.raises(AssertionError):  # a ClaimFailed is an AssertionError
+        expect(False, "anything")
+
+
+def test_expect_takes_a_one_element_bool_tensor():
+    expect(torch.tensor(True), "a tensor comparison")
+    with pytest.raises(ClaimFailed):
+        expect(torch.tensor(0.3) > 0.5, "a tensor comparison")
+
+
+@pytest.mark.parametrize("condition, error, words", [
+    (torch.tensor([True, False]), TypeError, r"one bool.*\(2,\).*\.all\(\)"),
+    (torch.tensor(1.0), TypeError, "torch.float32"),
+    (0.99, TypeError, "got float"),
+    ("yes", TypeError, "got str"),
+])
+def test_expect_rejects_conditions_that_are_not_one_bool(condition, error, words):
+    with pytest.raises(error, match=words):
+        expect(condition, "a claim")
+
+
+def test_expect_needs_a_claim_in_words():
+    with pytest.raises(ValueError, match="in words"):
+        expect(True, "  ")
+
+
+def _sanitize(text):
+    """Apply tests/sanitize.cfg as nbval does."""
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).parent / "sanitize.cfg", encoding="utf-8")
+    for section in config.sections():
+        text = re.sub(config[section]["regex"], config[section]["replace"], text)
+    return text
+
+
+def test_nbval_compares_the_claim_but_not_the_measured_value():
+    here = _sanitize("✅ 4 heads beat 1 head by ≥ 20 points [measured: 100.0% vs 57.3%]")
+    there = _sanitize("✅ 4 heads beat 1 head by ≥ 20 points [measured: 100.0% vs 57.1%]")
+    assert here == there
+    other_claim = _sanitize("✅ 4 heads beat 1 head by ≥ 10 points [measured: 100.0% vs 57.3%]")
+    assert other_claim != here
+
+
+def test_seed_everything_rejects_negative_seeds():
+    with pytest.raises(ValueError, match="non-negative int"):
+        helpers.seed_everything(-1)
