@@ -437,7 +437,7 @@ def check_temperature(apply_temperature):
 
 def check_top_k(top_k_filter):
     """Exercise: ``top_k_filter(logits, k)``: keep the k largest logits, -inf elsewhere."""
-    from helpers.gpt import top_k_filter as reference
+    from helpers.generation import top_k_filter as reference
 
     logits = torch.tensor([[3.0, 1.0, 2.0, 0.0, -1.0]])
     kth = logits.topk(2).values[:, -1:]

@@ -48,14 +48,14 @@ class ClaimFailed(AssertionError):
 MEASURED = "[measured: {}]"  # tests/sanitize.cfg hides what stands inside the brackets
 
 
-def expect(condition, claim: str, measured: str = "") -> str:
+def expect(condition, claim: str, measured: str = "") -> None:
     """Check one claim; print "✅ claim [measured: ...]", or raise ClaimFailed.
 
     condition: the check, computed from the data (a bool, or a one-element bool tensor)
     claim: the claim in words, with its tolerance: "held-out accuracy ≥ 99%"
     measured: what this run measured, for the learner: f"{acc:.1%}"
 
-    >>> _ = expect(0.997 >= 0.99, "held-out accuracy ≥ 99%", "99.7%")
+    >>> expect(0.997 >= 0.99, "held-out accuracy ≥ 99%", "99.7%")
     ✅ held-out accuracy ≥ 99% [measured: 99.7%]
     """
     if isinstance(condition, torch.Tensor):
@@ -73,5 +73,4 @@ def expect(condition, claim: str, measured: str = "") -> str:
     if not condition:
         raise ClaimFailed(f"❌ {line}. The model did not learn what this notebook says it "
                           "does: if you changed a cell above, that change is the likely cause.")
-    print("✅ " + line)
-    return line
+    print("✅ " + line)  # returns None, so a notebook cell shows the line once
