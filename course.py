@@ -46,13 +46,16 @@ COMMANDS = {
             "--LabApp.default_url=/lab/tree/notebooks"],
     "test": ["-m", "pytest"],
     "measure": ["tools/run_notebooks.py"],
+    "claims": ["tools/check_claims_fail.py"],
 }
 
 
 def main(argv) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(__doc__.strip())
-        print("\nAlso: python3 course.py measure [--write]   time each notebook; --write stores outputs")
+        print("\nAlso: python3 course.py measure [--write]   time each notebook; --write stores outputs"
+              "\n      python3 course.py claims              prove the notebooks' claims fail when "
+              "training is sabotaged")
         return 2
     python = ensure_environment()
     command = [str(python), *COMMANDS[argv[0]], *argv[1:]]
