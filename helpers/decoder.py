@@ -26,7 +26,8 @@ class DecoderBlock(nn.Module):
     """Masked self-attention, cross-attention to ``memory``, MLP; pre- or post-norm.
 
     x: (B, T, C), memory: (B, S, C), memory_mask: bool (B, 1, S) for padded source tokens
-    -> out (B, T, C), self-attention weights (B, H, T, T), cross-attention weights (B, H, T, S)
+    -> out (B, T, C), self-attention weights (B, H, T, T), cross-attention weights (B, H, T, S);
+    the weights are None unless need_weights=True (the fast path, for training)
 
     With ``config.rope`` the self-attention rotates its queries and keys by their positions;
     cross-attention does not (queries and keys come from two different sequences).
@@ -41,7 +42,7 @@ class DecoderBlock(nn.Module):
         self.mlp = MLP(config.d_model, config.d_ff)
         self.norm1, self.norm2, self.norm3 = (LayerNorm(config.d_model) for _ in range(3))
 
-    def forward(self, x, memory, memory_mask=None):
+    def forward(self, x, memory, memory_mask=None, need_weights=False):
         for name, t, layout in (("x", x, "(B, T, C)"), ("memory", memory, "(B, S, C)")):
             check_width(name, t, self.d_model, layout)
             check_same_dtype(name, t, self)
@@ -50,15 +51,18 @@ class DecoderBlock(nn.Module):
                              f"x {shape_str(x.shape)}, memory {shape_str(memory.shape)}")
         mask = causal_mask(x.shape[1], device=x.device)  # (T, T): no peeking at later outputs
         if self.norm_first:
-            attended, self_weights = self.self_attn(self.norm1(x), mask=mask)
+            attended, self_weights = self.self_attn(self.norm1(x), mask=mask,
+                                                    need_weights=need_weights)
             x = x + attended
-            looked_up, cross_weights = self.cross_attn(self.norm2(x), memory, memory_mask)
+            looked_up, cross_weights = self.cross_attn(self.norm2(x), memory, memory_mask,
+                                                       need_weights=need_weights)
             x = x + looked_up
             x = x + self.mlp(self.norm3(x))
         else:
-            attended, self_weights = self.self_attn(x, mask=mask)
+            attended, self_weights = self.self_attn(x, mask=mask, need_weights=need_weights)
             x = self.norm1(x + attended)
-            looked_up, cross_weights = self.cross_attn(x, memory, memory_mask)
+            looked_up, cross_weights = self.cross_attn(x, memory, memory_mask,
+                                                       need_weights=need_weights)
             x = self.norm2(x + looked_up)
             x = self.norm3(x + self.mlp(x))
         return x, self_weights, cross_weights
@@ -77,8 +81,9 @@ class EncoderDecoder(nn.Module):
 
     src: (B, S) token ids, tgt: (B, T) token ids (starting with a begin-of-sequence token),
     both at most ``config.max_len`` long
-    -> logits (B, T, tgt_vocab), and the attention weights of every layer in ``self.weights``:
-    'encoder' (B, N, H, S, S), 'self' (B, N, H, T, T), 'cross' (B, N, H, T, S).
+    -> logits (B, T, tgt_vocab). With need_weights=True the attention weights of every layer
+    are kept in ``self.weights``: 'encoder' (B, N, H, S, S), 'self' (B, N, H, T, T),
+    'cross' (B, N, H, T, S); without, those entries are None (the fast path, for training).
     With ``config.rope`` both the encoder's and the decoder's self-attention use RoPE (on
     top of the learned positions).
     """
@@ -95,29 +100,30 @@ class EncoderDecoder(nn.Module):
         self.unembed = nn.Linear(C, config.tgt_vocab)  # the output layer; softmax is in the loss
         self.weights = {}
 
-    def encode(self, src):
+    def encode(self, src, need_weights=False):
         """(B, S) -> memory (B, S, C) and its padding mask (B, 1, S)."""
         check_tokens("src", src, self.config.src_vocab, self.config.max_len, "(B, S)")
         mask = padding_mask_from_tokens(src, self.config.pad_id)
         h = self.src_embed(src) + self.src_pos(torch.arange(src.shape[1], device=src.device))
-        memory, self.weights["encoder"] = self.encoder(h, mask)
+        memory, self.weights["encoder"] = self.encoder(h, mask, need_weights=need_weights)
         return memory, mask
 
-    def decode(self, tgt, memory, memory_mask):
+    def decode(self, tgt, memory, memory_mask, need_weights=False):
         """(B, T) target so far -> logits (B, T, V) for the next token at every position."""
         check_tokens("tgt", tgt, self.config.tgt_vocab, self.config.max_len)
         h = self.tgt_embed(tgt) + self.tgt_pos(torch.arange(tgt.shape[1], device=tgt.device))
         self_w, cross_w = [], []
         for block in self.blocks:
-            h, s, c = block(h, memory, memory_mask)
+            h, s, c = block(h, memory, memory_mask, need_weights)
             self_w.append(s)
             cross_w.append(c)
-        self.weights["self"], self.weights["cross"] = torch.stack(self_w, 1), torch.stack(cross_w, 1)
+        self.weights["self"] = torch.stack(self_w, 1) if need_weights else None
+        self.weights["cross"] = torch.stack(cross_w, 1) if need_weights else None
         return self.unembed(self.final_norm(h))
 
-    def forward(self, src, tgt):
-        memory, memory_mask = self.encode(src)
-        return self.decode(tgt, memory, memory_mask)
+    def forward(self, src, tgt, need_weights=False):
+        memory, memory_mask = self.encode(src, need_weights)
+        return self.decode(tgt, memory, memory_mask, need_weights)
 
 
 def copy_decoder_block_to_torch(block: DecoderBlock, layer: nn.TransformerDecoderLayer):

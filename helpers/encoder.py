@@ -68,7 +68,8 @@ class MLP(nn.Module):
 class EncoderBlock(nn.Module):
     """Multi-head self-attention and an MLP, each wrapped in a residual and a LayerNorm.
 
-    x: (B, T, C), mask: bool, broadcasts to (B, T, T) -> out (B, T, C), weights (B, H, T, T)
+    x: (B, T, C), mask: bool, broadcasts to (B, T, T) -> out (B, T, C), and the weights
+    (B, H, T, T) if need_weights, else None (the fast path, for training)
     """
 
     def __init__(self, config: EncoderConfig):
@@ -80,15 +81,16 @@ class EncoderBlock(nn.Module):
         self.mlp = MLP(config.d_model, config.d_ff)
         self.norm2 = LayerNorm(config.d_model)
 
-    def forward(self, x, mask=None, bias=None):
+    def forward(self, x, mask=None, bias=None, need_weights=False):
         check_width("x", x, self.d_model, "(B, T, C)")
         check_same_dtype("x", x, self)
         if self.norm_first:
-            attended, weights = self.attn(self.norm1(x), mask=mask, bias=bias)
+            attended, weights = self.attn(self.norm1(x), mask=mask, bias=bias,
+                                          need_weights=need_weights)
             x = x + attended  # (B, T, C)
             x = x + self.mlp(self.norm2(x))
         else:
-            attended, weights = self.attn(x, mask=mask, bias=bias)
+            attended, weights = self.attn(x, mask=mask, bias=bias, need_weights=need_weights)
             x = self.norm1(x + attended)
             x = self.norm2(x + self.mlp(x))
         return x, weights
@@ -97,8 +99,8 @@ class EncoderBlock(nn.Module):
 class Encoder(nn.Module):
     """N encoder blocks (plus a final LayerNorm when pre-norm, as in GPT-2).
 
-    x: (B, T, C) -> out (B, T, C), weights of every layer and head (B, N, H, T, T), ready
-    for ``AttentionExplorer``.
+    x: (B, T, C) -> out (B, T, C), and with need_weights=True the weights of every layer
+    and head (B, N, H, T, T), ready for ``AttentionExplorer`` (else None: the fast path).
     """
 
     def __init__(self, config: EncoderConfig):
@@ -107,14 +109,15 @@ class Encoder(nn.Module):
         self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.num_layers))
         self.final_norm = LayerNorm(config.d_model) if config.norm_first else nn.Identity()
 
-    def forward(self, x, mask=None, bias=None):
+    def forward(self, x, mask=None, bias=None, need_weights=False):
         check_width("x", x, self.config.d_model, "(B, T, C)")
         check_same_dtype("x", x, self)
         all_weights = []
         for block in self.blocks:
-            x, weights = block(x, mask, bias)
+            x, weights = block(x, mask, bias, need_weights)
             all_weights.append(weights)
-        return self.final_norm(x), torch.stack(all_weights, dim=1)  # (B, T, C), (B, N, H, T, T)
+        stacked = torch.stack(all_weights, dim=1) if need_weights else None  # (B, N, H, T, T)
+        return self.final_norm(x), stacked  # (B, T, C)
 
 
 def copy_encoder_block_to_torch(block: EncoderBlock, layer: nn.TransformerEncoderLayer):

@@ -39,17 +39,18 @@ class GPTBlock(nn.Module):
         self.attn = MultiHeadAttention(d_model=config.d_model, num_heads=config.num_heads)
         self.mlp = MLP(config.d_model, config.d_ff)
 
-    def forward(self, x, cache=None):
+    def forward(self, x, cache=None, need_weights=False):
         T = x.shape[1]
         S = T + (cache.length if cache is not None else 0)
         attended, weights = self.attn(self.norm1(x), mask=causal_mask(T, S, device=x.device),
-                                      cache=cache)
+                                      cache=cache, need_weights=need_weights)
         x = x + attended  # (B, T, C)
         return x + self.mlp(self.norm2(x)), weights
 
 
 class GPT(nn.Module):
-    """idx (B, T) token ids -> logits (B, T, V) for the next token, weights (B, N, H, T, S).
+    """idx (B, T) token ids -> logits (B, T, V) for the next token, and the weights
+    (B, N, H, T, S) if need_weights=True, else None (the fast path, for training).
 
     caches: a list with one ``KVCache`` per block (``model.new_caches()``); each call then
     only processes the new tokens and attends to everything cached before.
@@ -66,11 +67,11 @@ class GPT(nn.Module):
     def new_caches(self):
         return [KVCache() for _ in self.blocks]
 
-    def forward(self, idx, caches=None):
-        h, weights = self.hidden(idx, caches)
+    def forward(self, idx, caches=None, need_weights=False):
+        h, weights = self.hidden(idx, caches, need_weights)
         return h @ self.token.weight.T, weights  # (B, T, V): tied unembedding
 
-    def hidden(self, idx, caches=None):
+    def hidden(self, idx, caches=None, need_weights=False):
         """The final (normalised) vectors (B, T, C) before the unembedding, and the weights;
         a pretrained model's features for a downstream task."""
         check_tokens("idx", idx, self.config.vocab_size)
@@ -88,6 +89,6 @@ class GPT(nn.Module):
         h = self.token(idx) + self.position(positions)  # (B, T, C)
         weights = []
         for i, block in enumerate(self.blocks):
-            h, w = block(h, None if caches is None else caches[i])
+            h, w = block(h, None if caches is None else caches[i], need_weights)
             weights.append(w)
-        return self.final_norm(h), torch.stack(weights, dim=1)
+        return self.final_norm(h), (torch.stack(weights, dim=1) if need_weights else None)

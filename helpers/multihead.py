@@ -6,6 +6,14 @@ All heads' projections are one fused Linear (C -> 3C); a reshape splits the resu
 heads and one batched matrix product attends in every head at once. The parameters have
 the same layout as ``torch.nn.MultiheadAttention`` (in_proj, out_proj), so weights can be
 copied across and the two compared.
+
+Two paths compute the same attention (notebooks 04-08):
+
+    need_weights=True   our ``scaled_dot_product_attention``: softmax(QKᵀ/√d_k)V step by
+                        step, the (B, H, T, S) weights kept for the widgets (the lesson);
+    need_weights=False  ``torch.nn.functional.scaled_dot_product_attention``, one fused
+                        kernel that never stores the weights: about twice as fast for
+                        training and generation (tools/bench_attention.py).
 """
 import torch
 from torch import nn
@@ -55,8 +63,9 @@ class MultiHeadAttention(nn.Module):
 
     x: (B, T, C)   context: (B, S, C), default x   mask: bool, broadcasts to (B, T, S)
     (True = may attend; the same mask for every head)
-    returns out (B, T, C) and the weights of every head (B, H, T, S), or None for the
-    weights if need_weights=False. The last weights are also kept in ``self.attn_weights``.
+    returns out (B, T, C) and the weights of every head (B, H, T, S), also kept in
+    ``self.attn_weights``; with need_weights=False the fused kernel computes the same
+    output and both are None.
     """
 
     def __init__(self, *, d_model: int, num_heads: int, bias: bool = True, rope: bool = False):
@@ -78,7 +87,11 @@ class MultiHeadAttention(nn.Module):
         self.attn_weights = None
 
     def forward(self, x, context=None, mask=None, need_weights=True, bias=None, cache=None):
-        """bias: optional float (H, T, S) or broadcastable, added to every head's scores.
+        """need_weights: True (the default) computes softmax(QKᵀ/√d_k)V step by step and
+        returns the weights; False calls PyTorch's fused kernel instead, which gives the same
+        output faster and returns None for the weights (training, generation).
+
+        bias: optional float (H, T, S) or broadcastable, added to every head's scores.
 
         cache: a ``KVCache`` for self-attention during generation. The keys and values of
         earlier calls are kept in it, so each call only projects its new tokens; then S = the
@@ -104,10 +117,14 @@ class MultiHeadAttention(nn.Module):
             q, k = rotary(q, offset=past), rotary(k)
         if mask is not None and mask.dim() == 3:
             mask = mask[:, None]  # (B, 1, T or 1, S): the same for every head
-        out, weights = scaled_dot_product_attention(q, k, v, mask, bias)  # (B, H, T, D), (B, H, T, S)
+        if need_weights:  # the formula step by step, keeping the weights (B, H, T, S)
+            out, weights = scaled_dot_product_attention(q, k, v, mask, bias)  # (B, H, T, D)
+        else:  # the same maths in PyTorch's fused kernel, which never stores the weights
+            attn_mask = _fused_mask(mask, bias, q.dtype)  # None, bool or float (B, H, T, S)
+            out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask), None
         out = out.transpose(1, 2).reshape(B, T, C)  # (B, T, C): the heads side by side
-        self.attn_weights = weights.detach()
-        return self.out_proj(out), (weights if need_weights else None)
+        self.attn_weights = None if weights is None else weights.detach()
+        return self.out_proj(out), weights
 
     def _check(self, x, context, mask, bias, cache):
         """Check every input before anything is computed (or cached); return B, T, S."""
@@ -139,6 +156,20 @@ class MultiHeadAttention(nn.Module):
     def extra_repr(self) -> str:
         return (f"d_model={self.d_model}, num_heads={self.num_heads}, head_dim={self.head_dim}"
                 + (", rope=True" if self.rope else ""))
+
+
+def _fused_mask(mask, bias, dtype):
+    """Our mask and an additive bias as one ``attn_mask`` for F.scaled_dot_product_attention.
+
+    A boolean mask needs no conversion: True = may attend is sdpa's convention too. A bias
+    (ALiBi) is added to the scores, so it goes in as a float mask, -inf where ours blocks.
+    A query with every key blocked gets zeros from sdpa, as from our explicit path (so it
+    does on the pinned torch 2.13; tests/test_multihead.py checks it).
+    """
+    if bias is None:
+        return mask
+    bias = bias.to(dtype)
+    return bias if mask is None else bias.masked_fill(~mask, float("-inf"))
 
 
 def copy_attention_to_torch(ours: MultiHeadAttention, theirs: nn.MultiheadAttention):

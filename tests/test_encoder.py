@@ -37,13 +37,15 @@ def perturbed_block(norm_first, seed=0):
 
 @pytest.mark.parametrize("norm_first", [True, False])
 @pytest.mark.parametrize("lengths", [None, [5, 3]])
-def test_block_matches_torch_encoder_layer(norm_first, lengths):
+@pytest.mark.parametrize("need_weights", [True, False])  # the explicit path and the fast one
+def test_block_matches_torch_encoder_layer(norm_first, lengths, need_weights):
     block = perturbed_block(norm_first)
     layer = copy_encoder_block_to_torch(block, nn.TransformerEncoderLayer(
         32, 4, 128, dropout=0.0, activation="gelu", batch_first=True, norm_first=norm_first))
     x = torch.randn(2, 5, 32, requires_grad=True)
     padding = None if lengths is None else masks.padding_mask(torch.tensor(lengths), 5)
-    ours = block(x, padding)[0]
+    ours, weights = block(x, padding, need_weights=need_weights)
+    assert (weights is None) != need_weights
     theirs = layer(x, src_key_padding_mask=None if padding is None
                    else masks.to_pytorch(padding, "mha")[:, 0])
     real = slice(None) if lengths is None else slice(0, 3)  # torch may zero padded rows
@@ -71,9 +73,12 @@ def test_encoder_shapes_weights_and_permutation_equivariance():
     torch.manual_seed(0)
     encoder = Encoder(EncoderConfig(num_layers=3))
     x, perm = torch.randn(2, 7, 32), torch.randperm(7)
-    out, weights = encoder(x)
+    out, weights = encoder(x, need_weights=True)
     assert out.shape == x.shape and weights.shape == (2, 3, 4, 7, 7)
     torch.testing.assert_close(encoder(x[:, perm])[0], out[:, perm], atol=1e-5, rtol=1e-4)
+    fast, no_weights = encoder(x)  # the default for training: the fused kernel, no weights
+    assert no_weights is None
+    torch.testing.assert_close(fast, out, atol=1e-5, rtol=1e-4)
 
 
 def test_encoder_rejects_wrong_width():

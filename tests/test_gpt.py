@@ -14,8 +14,11 @@ def tiny(seed=0, **kwargs):
 def test_shapes_tied_weights_and_causality():
     model = tiny()
     idx = torch.randint(0, 20, (2, 10))
-    logits, weights = model(idx)
+    logits, weights = model(idx, need_weights=True)
     assert logits.shape == (2, 10, 20) and weights.shape == (2, 2, 4, 10, 10)
+    fast, no_weights = model(idx)  # the default for training: the fused kernel, no weights
+    assert no_weights is None
+    torch.testing.assert_close(fast, logits, atol=1e-5, rtol=1e-4)
     # Tied: token 5 is not in the input, so its embedding row can only get a gradient
     # through the unembedding, which must therefore be the same matrix.
     only_zeros = torch.zeros(1, 4, dtype=torch.long)

@@ -1,9 +1,12 @@
-"""helpers.multihead against torch.nn.MultiheadAttention with copied weights; the KV cache."""
+"""helpers.multihead against torch.nn.MultiheadAttention with copied weights; the fast
+(fused) path against the explicit one; the key/value cache."""
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 from torch import nn
 
 from helpers import masks
+from helpers.positional import alibi_bias
 from helpers.multihead import KVCache, MultiHeadAttention, copy_attention_to_torch
 
 
@@ -59,8 +62,11 @@ def test_same_parameter_count_as_one_full_width_head():
 
 def test_weights_on_request_and_kept_for_widgets():
     mha = MultiHeadAttention(d_model=8, num_heads=2)
-    out, weights = mha(torch.randn(1, 3, 8), need_weights=False)
-    assert weights is None and mha.attn_weights.shape == (1, 2, 3, 3)
+    out, weights = mha(torch.randn(1, 3, 8))  # need_weights=True is the default
+    assert weights.shape == mha.attn_weights.shape == (1, 2, 3, 3)
+    assert not mha.attn_weights.requires_grad
+    out, weights = mha(torch.randn(1, 3, 8), need_weights=False)  # the fused kernel
+    assert weights is None and mha.attn_weights is None
 
 
 def test_heads_are_independent_slices():
@@ -155,3 +161,91 @@ def test_rejects_mixed_dtypes_and_bad_biases():
     with pytest.raises(ValueError, match=r"bias of shape \(3, 3, 3\) does not broadcast to the "
                                          r"scores' shape \(2, 2, 3, 3\) \(B, H, T, S\)"):
         mha(torch.randn(2, 3, 8), bias=torch.zeros(3, 3, 3))
+
+
+# --- the fast path (need_weights=False) computes what the explicit path computes ---------
+
+MASK_KINDS = ["none", "causal", "padding", "padding + causal", "random, some rows blocked"]
+
+
+def make_mask(kind, B, T, S, g):
+    """A mask of the given kind, broadcasting to (B, T, S)."""
+    causal = masks.causal_mask(T, S)  # (T, S): the last T of S positions
+    padding = masks.padding_mask(torch.randint(1, S + 1, (B,), generator=g), S)  # (B, 1, S)
+    if kind == "random, some rows blocked":
+        mask = torch.rand(B, T, S, generator=g) > 0.5
+        mask[:, 0] = False  # the first query of every example sees nothing
+        return mask
+    return {"none": None, "causal": causal, "padding": padding,
+            "padding + causal": masks.combine(padding, causal)}[kind]
+
+
+def assert_paths_agree(mha, x, context=None, atol=None, rtol=None, **kwargs):
+    """Outputs and gradients (inputs and parameters) of both paths, compared."""
+    inputs = [x] + ([] if context is None else [context])
+    results = []
+    for need_weights in (True, False):
+        out, weights = mha(x, context, need_weights=need_weights, **kwargs)
+        assert (weights is None) == (not need_weights)
+        grad = torch.ones_like(out) + torch.arange(out.numel()).view_as(out) % 3
+        results.append((out, torch.autograd.grad(out, [*inputs, *mha.parameters()], grad)))
+    (explicit, explicit_grads), (fast, fast_grads) = results
+    torch.testing.assert_close(fast, explicit, atol=atol, rtol=rtol)
+    for a, b in zip(fast_grads, explicit_grads):
+        torch.testing.assert_close(a, b, atol=atol, rtol=rtol)
+
+
+@settings(max_examples=60, deadline=None)
+@given(B=st.integers(1, 3), T=st.integers(1, 6), extra=st.integers(0, 3), H=st.sampled_from([1, 2, 4]),
+       D=st.sampled_from([2, 4]), kind=st.sampled_from(MASK_KINDS), cross=st.booleans(),
+       rope=st.booleans(), alibi=st.booleans(), seed=st.integers(0, 999))
+def test_property_fast_path_equals_explicit_path(B, T, extra, H, D, kind, cross, rope, alibi, seed):
+    """float64, PyTorch's default tolerance (rtol 1e-7, atol 1e-7): every mask kind, attention
+    over another sequence, RoPE and ALiBi, forward and backward."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    mha = MultiHeadAttention(d_model=H * D, num_heads=H, rope=rope).double()
+    S = T + extra if cross else T
+    x = torch.randn(B, T, H * D, generator=g, dtype=torch.float64, requires_grad=True)
+    context = torch.randn(B, S, H * D, generator=g, dtype=torch.float64,
+                          requires_grad=True) if cross else None
+    bias = alibi_bias(T, H, S, causal="causal" in kind) if alibi else None
+    assert_paths_agree(mha, x, context, mask=make_mask(kind, B, T, S, g), bias=bias)
+
+
+@pytest.mark.parametrize("kind", MASK_KINDS)
+def test_fast_path_equals_explicit_path_in_float32(kind):
+    """float32, as the models train: atol 1e-5, rtol 1e-4 (summation order differs)."""
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(d_model=32, num_heads=4)
+    x = torch.randn(3, 7, 32, generator=g, requires_grad=True)
+    assert_paths_agree(mha, x, mask=make_mask(kind, 3, 7, 7, g), bias=alibi_bias(7, 4),
+                       atol=1e-5, rtol=1e-4)
+
+
+def test_fast_path_gives_zeros_for_a_query_that_sees_nothing():
+    """What sdpa returns for a fully blocked row, pinned: zeros, as the explicit path does,
+    whether the attn_mask is a bool one or a float one (a bias with -inf where blocked)."""
+    q, k, v = (torch.randn(1, 2, 4, 3) for _ in range(3))  # (B, H, T, D)
+    mask = torch.ones(4, 4, dtype=torch.bool)
+    mask[2] = False
+    for attn_mask in (mask, alibi_bias(4, 2).masked_fill(~mask, float("-inf"))):
+        out = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+        assert torch.equal(out[:, :, 2], torch.zeros(1, 2, 3))
+    mha = MultiHeadAttention(d_model=8, num_heads=2, bias=False)  # no out_proj bias: 0 -> 0
+    for bias in (None, alibi_bias(4, 2)):
+        out = mha(torch.randn(1, 4, 8), mask=mask, bias=bias, need_weights=False)[0]
+        assert torch.equal(out[:, 2], torch.zeros(1, 8))
+
+
+def test_fast_path_with_the_cache_matches_the_explicit_full_pass():
+    torch.manual_seed(0)
+    mha = MultiHeadAttention(d_model=16, num_heads=2, rope=True)
+    x = torch.randn(2, 6, 16)
+    full = mha(x, mask=masks.causal_mask(6))[0]
+    cache = KVCache()
+    steps = [mha(x[:, :3], mask=masks.causal_mask(3), cache=cache, need_weights=False)[0]]
+    steps += [mha(x[:, t:t + 1], mask=masks.causal_mask(1, t + 1), cache=cache,
+                  need_weights=False)[0] for t in range(3, 6)]
+    torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=1e-4)

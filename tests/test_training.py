@@ -100,3 +100,24 @@ def test_seed_everything_pins_threads_unless_told_not_to():
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", ["GPT", "EncoderDecoder"])
+def test_models_train_through_the_fast_attention_path(name):
+    """fit calls model(x): the fused kernel runs and no attention weights are stored."""
+    from helpers.decoder import EncoderDecoder, Seq2SeqConfig
+    from helpers.gpt import GPT, GPTConfig
+    from helpers.multihead import MultiHeadAttention
+
+    helpers.seed_everything(0)
+    X, Y = reverse_task(16, length=6, vocab_size=8)
+    if name == "GPT":
+        model, inputs = GPT(GPTConfig(vocab_size=8, block_size=8, d_model=16, num_layers=1)), (X,)
+    else:
+        model = EncoderDecoder(Seq2SeqConfig(src_vocab=8, tgt_vocab=8, d_model=16, num_layers=1))
+        inputs = (X, Y)  # source, target so far
+    model(*inputs, need_weights=True)
+    attention = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
+    assert all(m.attn_weights is not None for m in attention)
+    helpers.fit(model, (inputs, Y), (inputs, Y), steps=2, progress=False)
+    assert all(m.attn_weights is None for m in attention)
