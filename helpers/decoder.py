@@ -137,6 +137,3 @@ def copy_decoder_block_to_torch(block: DecoderBlock, layer: nn.TransformerDecode
             theirs.weight.copy_(ours.weight)
             theirs.bias.copy_(ours.bias)
     return layer
-
-
-copy_to_torch_decoder = copy_decoder_block_to_torch  # the old name, until notebook 07 uses the new one

@@ -129,6 +129,3 @@ def copy_encoder_block_to_torch(block: EncoderBlock, layer: nn.TransformerEncode
             theirs.weight.copy_(ours.weight)
             theirs.bias.copy_(ours.bias)
     return layer
-
-
-copy_to_torch = copy_encoder_block_to_torch  # the old name, until notebook 06 uses the new one

@@ -13,9 +13,6 @@ from torch import nn
 
 from helpers._checks import check_tokens
 from helpers.encoder import MLP, LayerNorm
-# Old home of the sampling functions: notebook 08 and helpers.exercises still import them
-# from here. New code imports them from helpers.generation.
-from helpers.generation import generate, sample_next, top_k_filter  # noqa: F401
 from helpers.masks import causal_mask
 from helpers.multihead import KVCache, MultiHeadAttention
 

@@ -4,8 +4,7 @@ import torch
 from torch import nn
 
 from helpers import masks
-from helpers.decoder import (DecoderBlock, EncoderDecoder, Seq2SeqConfig, copy_decoder_block_to_torch,
-                             copy_to_torch_decoder)
+from helpers.decoder import DecoderBlock, EncoderDecoder, Seq2SeqConfig, copy_decoder_block_to_torch
 from helpers.encoder import EncoderConfig
 from helpers.generation import greedy_decode
 from helpers.tasks import char_vocabulary, date_task, encode_chars
@@ -93,10 +92,6 @@ def test_weights_only_when_asked():
         fast = model(src, tgt)  # the default: the fused kernel, nothing kept
     assert all(w is None for w in model.weights.values())
     torch.testing.assert_close(fast, logits, atol=1e-5, rtol=1e-4)
-
-
-def test_copy_function_keeps_its_old_name():
-    assert copy_to_torch_decoder is copy_decoder_block_to_torch
 
 
 # --- bad input: the message names what was expected and what came -------------------

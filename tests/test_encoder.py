@@ -7,7 +7,7 @@ from torch import nn
 
 from helpers import masks
 from helpers.encoder import (MLP, Encoder, EncoderBlock, EncoderConfig, LayerNorm,
-                            copy_encoder_block_to_torch, copy_to_torch)
+                            copy_encoder_block_to_torch)
 
 
 @pytest.mark.parametrize("shape", [(3, 8), (2, 5, 16), (1, 1, 4)])
@@ -84,10 +84,6 @@ def test_encoder_shapes_weights_and_permutation_equivariance():
 def test_encoder_rejects_wrong_width():
     with pytest.raises(ValueError, match=r"x must be \(B, T, 32\), got \(2, 7, 16\)"):
         Encoder(EncoderConfig())(torch.randn(2, 7, 16))
-
-
-def test_copy_function_keeps_its_old_name():
-    assert copy_to_torch is copy_encoder_block_to_torch
 
 
 # --- bad input: the message names what was expected and what came -------------------
