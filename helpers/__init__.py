@@ -13,20 +13,55 @@ The mask convention, stated once for the whole package:
 This is the convention of ``torch.nn.functional.scaled_dot_product_attention``.
 ``torch.nn.MultiheadAttention`` uses the opposite one (True means blocked);
 the masks module converts at that boundary.
+
+What the package exports, one rule: every public class and function of every module is
+also available at the top level (``helpers.MultiHeadAttention`` is
+``helpers.multihead.MultiHeadAttention``), except the exercise checks, which stay in
+``helpers.exercises``. tests/test_package.py keeps this list complete.
 """
+from helpers import exercises
 from helpers.attention import SelfAttention, scaled_dot_product_attention
-from helpers.reproducibility import expect, seed_everything
+from helpers.bpe import BPETokenizer, merge, pair_counts
+from helpers.decoder import (
+    DecoderBlock, EncoderDecoder, Seq2SeqConfig, copy_decoder_block_to_torch,
+)
+from helpers.encoder import (
+    Encoder, EncoderBlock, EncoderConfig, LayerNorm, MLP, copy_encoder_block_to_torch,
+)
+from helpers.generation import beam_search, generate, greedy_decode, sample_next, top_k_filter
+from helpers.gpt import GPT, GPTBlock, GPTConfig
+from helpers.masks import (
+    causal_mask, combine, from_pytorch, padding_mask, padding_mask_from_tokens, to_pytorch,
+)
+from helpers.multihead import KVCache, MultiHeadAttention, copy_attention_to_torch
+from helpers.positional import (
+    LearnedPositions, SinusoidalPositions, alibi_bias, alibi_slopes, relative_similarity,
+    rotary, sinusoidal_encoding,
+)
+from helpers.reproducibility import ClaimFailed, expect, seed_everything
+from helpers.tasks import (
+    char_vocabulary, date_task, encode_chars, encode_reviews, reverse_task, review_task,
+    review_vocabulary,
+)
 from helpers.training import History, accuracy, fit
 from helpers.visualisation import plot_attention, plot_history
+from helpers.widgets import (
+    AttentionExplorer, MaskLab, PositionExplorer, SamplingExplorer, SoftLookupExplorer,
+    figure_to_png,
+)
 
 __all__ = [
-    "History",
-    "SelfAttention",
-    "accuracy",
-    "expect",
-    "fit",
-    "plot_attention",
-    "plot_history",
-    "scaled_dot_product_attention",
-    "seed_everything",
+    "AttentionExplorer", "BPETokenizer", "ClaimFailed", "DecoderBlock", "Encoder",
+    "EncoderBlock", "EncoderConfig", "EncoderDecoder", "GPT", "GPTBlock", "GPTConfig",
+    "History", "KVCache", "LayerNorm", "LearnedPositions", "MLP", "MaskLab",
+    "MultiHeadAttention", "PositionExplorer", "SamplingExplorer", "SelfAttention",
+    "Seq2SeqConfig", "SinusoidalPositions", "SoftLookupExplorer", "accuracy", "alibi_bias",
+    "alibi_slopes", "beam_search", "causal_mask", "char_vocabulary", "combine",
+    "copy_attention_to_torch", "copy_decoder_block_to_torch", "copy_encoder_block_to_torch",
+    "date_task", "encode_chars", "encode_reviews", "expect", "figure_to_png", "fit",
+    "from_pytorch", "generate", "greedy_decode", "merge", "padding_mask",
+    "padding_mask_from_tokens", "pair_counts", "plot_attention", "plot_history",
+    "relative_similarity", "reverse_task", "review_task", "review_vocabulary", "rotary",
+    "sample_next", "scaled_dot_product_attention", "seed_everything", "sinusoidal_encoding",
+    "to_pytorch", "top_k_filter",
 ]

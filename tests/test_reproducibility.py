@@ -62,6 +62,24 @@ def test_nbval_compares_the_claim_but_not_the_measured_value():
     assert other_claim != here
 
 
-def test_seed_everything_rejects_negative_seeds():
+def test_seed_everything_reproduces():
+    helpers.seed_everything(3)
+    a = torch.randn(4), torch.randint(0, 9, (2, 5))
+    helpers.seed_everything(3)
+    b = torch.randn(4), torch.randint(0, 9, (2, 5))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     with pytest.raises(ValueError, match="non-negative int"):
         helpers.seed_everything(-1)
+
+
+def test_seed_everything_pins_threads_unless_told_not_to():
+    before = torch.get_num_threads()
+    try:
+        helpers.seed_everything(0, threads=2)
+        assert torch.get_num_threads() == 2
+        helpers.seed_everything(0)
+        assert torch.get_num_threads() == 1
+        helpers.seed_everything(0, threads=None)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

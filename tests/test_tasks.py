@@ -38,3 +38,17 @@ def test_reviews_are_distinct_and_encode_with_cls_and_padding():
     assert ids.shape == (3, 16) and (ids[:, 0] == 1).all()  # <cls> first
     with pytest.raises(ValueError, match=r"words not in the vocabulary: \['splendid'\]"):
         encode_reviews([["the", "film", "was", "splendid"]], vocabulary, 16)
+
+
+def test_review_task_needs_order_and_negation():
+    reviews, labels = review_task(400, seed=1)
+    assert len({tuple(r) for r in reviews}) == 400 and set(labels.tolist()) == {0, 1}
+    for words, label in zip(reviews, labels.tolist()):
+        if "but" in words:  # the second clause decides
+            second = words[words.index("but") + 1:]
+            positive = any(w in second for w in ("good", "great", "fine", "lovely", "excellent"))
+            assert label == int(positive != ("not" in second))
+    ids = encode_reviews(reviews[:3], review_vocabulary(), 16)
+    assert ids.shape == (3, 16) and (ids[:, 0] == 1).all()
+    with pytest.raises(ValueError, match="does not fit in length 3"):
+        encode_reviews(reviews[:1], review_vocabulary(), 3)

@@ -79,28 +79,6 @@ def test_accuracy_checks_shapes():
         helpers.accuracy(torch.zeros(2, 2), torch.zeros(3, dtype=torch.long))
 
 
-def test_seed_everything_reproduces():
-    helpers.seed_everything(3)
-    a = torch.randn(4), reverse_task(2, 5)
-    helpers.seed_everything(3)
-    b = torch.randn(4), reverse_task(2, 5)
-    assert torch.equal(a[0], b[0]) and torch.equal(a[1][0], b[1][0])
-    with pytest.raises(ValueError):
-        helpers.seed_everything(-1)
-
-
-def test_seed_everything_pins_threads_unless_told_not_to():
-    before = torch.get_num_threads()
-    try:
-        helpers.seed_everything(0, threads=2)
-        assert torch.get_num_threads() == 2
-        helpers.seed_everything(0)
-        assert torch.get_num_threads() == 1
-        helpers.seed_everything(0, threads=None)
-        assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)
-
 
 @pytest.mark.parametrize("name", ["GPT", "EncoderDecoder"])
 def test_models_train_through_the_fast_attention_path(name):
