@@ -1,0 +1,41 @@
+"""Checks for the notebooks' exercises, one module per notebook. Each says in words what
+is wrong, not only "wrong".
+
+A check runs the learner's function on fixed inputs, compares the result with the
+reference, and, when they differ, with the results of the usual mistakes, so that it
+can name the mistake. It returns a ``Check``, which prints as its message. Every check
+is also available here: ``exercises.check_softmax``.
+"""
+from helpers.exercises._common import Check
+from helpers.exercises.soft_lookup import check_softmax, check_scaled_scores, check_attention
+from helpers.exercises.self_attention import check_self_attention, check_parameter_count, check_cross_attention
+from helpers.exercises.masking import check_causal_mask, check_masked_softmax, check_to_torch_mha
+from helpers.exercises.multihead import check_split_heads, check_merge_heads, check_mha_parameter_count
+from helpers.exercises.positional import check_sinusoidal, check_alibi
+from helpers.exercises.encoder import check_layernorm, check_block_parameter_count
+from helpers.exercises.decoder import check_teacher_forcing, check_next_token
+from helpers.exercises.gpt import check_temperature, check_top_k
+
+__all__ = [
+    "Check",
+    "check_alibi",
+    "check_attention",
+    "check_block_parameter_count",
+    "check_causal_mask",
+    "check_cross_attention",
+    "check_layernorm",
+    "check_masked_softmax",
+    "check_merge_heads",
+    "check_mha_parameter_count",
+    "check_next_token",
+    "check_parameter_count",
+    "check_scaled_scores",
+    "check_self_attention",
+    "check_sinusoidal",
+    "check_softmax",
+    "check_split_heads",
+    "check_teacher_forcing",
+    "check_temperature",
+    "check_to_torch_mha",
+    "check_top_k",
+]

@@ -1,0 +1,58 @@
+"""What every notebook's exercise checks share: the ``Check`` result, the comparison
+that names a mistake, and fixed inputs drawn from their own generators."""
+from dataclasses import dataclass
+
+import torch
+
+from helpers._checks import shape_str
+
+
+@dataclass
+class Check:
+    passed: bool
+    message: str
+
+    def __repr__(self):
+        return ("✅ " if self.passed else "❌ ") + self.message
+
+    def __bool__(self):
+        return self.passed
+
+
+def _diagnose(got, expected, mistakes, success):
+    """Compare ``got`` with ``expected``, then with each known mistake's result."""
+    if got is None:
+        return Check(False, "Not done yet: your function returned None. Fill in its body "
+                            "and return the result.")
+    if isinstance(got, tuple):
+        got = got[0]
+    if not isinstance(got, torch.Tensor):
+        return Check(False, f"Expected a torch.Tensor, got {type(got).__name__}.")
+    got = got.detach()
+    if got.shape == expected.shape and torch.allclose(got, expected, atol=1e-5, rtol=1e-4):
+        return Check(True, success)
+    for message, wrong in mistakes.items():
+        if got.shape == wrong.shape and torch.allclose(got, wrong, atol=1e-5, rtol=1e-4,
+                                                       equal_nan=True):
+            return Check(False, message)
+    if got.shape != expected.shape:
+        return Check(False, f"Wrong shape: expected {shape_str(expected.shape)}, "
+                            f"got {shape_str(got.shape)}.")
+    if not torch.isfinite(got).all():
+        return Check(False, "Your result contains inf or NaN values.")
+    diff = (got - expected).abs().max().item()
+    return Check(False, f"Right shape, wrong values: the largest difference from the "
+                        f"reference is {diff:.3g}.")
+
+
+def _inputs(seed=0, T=5, S=6, d_k=9, d_v=3):
+    """d_k = 9 so that dividing by d_k (9) and by √d_k (3) give different answers."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(2, T, d_k, generator=g), torch.randn(2, S, d_k, generator=g),
+            torch.randn(2, S, d_v, generator=g))
+
+
+def _projections(seed=0, C=9, d_k=9, d_v=4):
+    with torch.random.fork_rng():  # the learner's random stream is left as it was
+        torch.manual_seed(seed)
+        return (torch.nn.Linear(C, d_k), torch.nn.Linear(C, d_k), torch.nn.Linear(C, d_v))
