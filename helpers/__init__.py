@@ -44,24 +44,32 @@ from helpers.tasks import (
     review_vocabulary,
 )
 from helpers.training import History, accuracy, fit
+from helpers.vit import (
+    Augmented, RandomShift, SmallCNN, ViT, ViTConfig, attention_rollout, check_images,
+    copy_vit_to_torchvision, load_digits_split, mean_attention_distance, patch_distances,
+    patchify, position_similarity, subsample, torchvision_vit, vit_b_16_reference,
+)
 from helpers.visualisation import plot_attention, plot_history
 from helpers.widgets import (
-    AttentionExplorer, MaskLab, PositionExplorer, SamplingExplorer, SoftLookupExplorer,
+    AttentionExplorer, ViTExplorer, MaskLab, PositionExplorer, SamplingExplorer, SoftLookupExplorer,
     figure_to_png,
 )
 
 __all__ = [
-    "AttentionExplorer", "BPETokenizer", "ClaimFailed", "DecoderBlock", "Encoder",
-    "EncoderBlock", "EncoderConfig", "EncoderDecoder", "GPT", "GPTBlock", "GPTConfig",
-    "History", "KVCache", "LayerNorm", "LearnedPositions", "MLP", "MaskLab",
-    "MultiHeadAttention", "PositionExplorer", "SamplingExplorer", "SelfAttention",
-    "Seq2SeqConfig", "SinusoidalPositions", "SoftLookupExplorer", "accuracy", "alibi_bias",
-    "alibi_slopes", "beam_search", "causal_mask", "char_vocabulary", "combine",
-    "copy_attention_to_torch", "copy_decoder_block_to_torch", "copy_encoder_block_to_torch",
-    "date_task", "encode_chars", "encode_reviews", "expect", "figure_to_png", "fit",
-    "from_pytorch", "generate", "greedy_decode", "merge", "padding_mask",
-    "padding_mask_from_tokens", "pair_counts", "plot_attention", "plot_history",
+    "AttentionExplorer", "Augmented", "BPETokenizer", "ClaimFailed", "DecoderBlock",
+    "Encoder", "EncoderBlock", "EncoderConfig", "EncoderDecoder", "GPT", "GPTBlock",
+    "GPTConfig", "History", "KVCache", "LayerNorm", "LearnedPositions", "MLP", "MaskLab",
+    "MultiHeadAttention", "PositionExplorer", "RandomShift", "SamplingExplorer",
+    "SelfAttention", "Seq2SeqConfig", "SinusoidalPositions", "SmallCNN",
+    "SoftLookupExplorer", "ViT", "ViTConfig", "ViTExplorer", "accuracy", "alibi_bias",
+    "alibi_slopes", "attention_rollout", "beam_search", "causal_mask", "char_vocabulary",
+    "check_images", "combine", "copy_attention_to_torch", "copy_decoder_block_to_torch",
+    "copy_encoder_block_to_torch", "copy_vit_to_torchvision", "date_task", "encode_chars",
+    "encode_reviews", "expect", "figure_to_png", "fit", "from_pytorch", "generate",
+    "greedy_decode", "load_digits_split", "mean_attention_distance", "merge",
+    "padding_mask", "padding_mask_from_tokens", "pair_counts", "patch_distances",
+    "patchify", "plot_attention", "plot_history", "position_similarity",
     "relative_similarity", "reverse_task", "review_task", "review_vocabulary", "rotary",
     "sample_next", "scaled_dot_product_attention", "seed_everything", "sinusoidal_encoding",
-    "to_pytorch", "top_k_filter",
+    "subsample", "to_pytorch", "top_k_filter", "torchvision_vit", "vit_b_16_reference",
 ]

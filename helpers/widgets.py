@@ -391,3 +391,75 @@ class SamplingExplorer(_FigureWidget):
         right.set_title(f"{self.title} (seed {self.seed})")
         right.text(0.0, 1.0, "\n".join(lines), va="top", family="monospace", fontsize=10,
                    transform=right.transAxes)
+
+
+class ViTExplorer(_FigureWidget):
+    """Where a Vision Transformer's class token looks: pick an image, a layer (or the
+    rollout through all layers) and a head (or their mean).
+
+    images: (N, C, H, W) or (N, H, W); weights: (N, L, Hd, T, T) from ``ViT(...,
+    need_weights=True)`` with the class token first and T = 1 + grid²; titles: N labels.
+    """
+
+    def __init__(self, images, weights, titles=None, *, title="Class token's attention"):
+        from helpers.vit import attention_rollout  # widgets must not import vit at load time
+
+        imgs = torch.as_tensor(images).detach().float().cpu()
+        w = torch.as_tensor(weights).detach().float().cpu()
+        if imgs.dim() == 4:
+            imgs = imgs.mean(dim=1)  # (N, H, W): channels averaged for display
+        if imgs.dim() != 3 or w.dim() != 5 or w.shape[0] != imgs.shape[0]:
+            raise ValueError(f"images must be (N, C, H, W) or (N, H, W) and weights "
+                             f"(N, L, H, T, T) for the same N; got {shape_str(imgs.shape)} "
+                             f"and {shape_str(w.shape)}")
+        grid = math.isqrt(w.shape[-1] - 1)
+        if grid * grid != w.shape[-1] - 1:
+            raise ValueError(f"weights must have T = 1 + grid² tokens (class token first), got "
+                             f"T = {w.shape[-1]}")
+        N, L, H = w.shape[:3]
+        self.images, self.weights, self.grid, self.title = imgs, w, grid, title
+        self.rollout = attention_rollout(w)  # (N, T, T)
+        titles = list(titles) if titles is not None else [f"image {i}" for i in range(N)]
+        controls = {
+            "example": widgets.Dropdown(options=[(str(t), i) for i, t in enumerate(titles)],
+                                        value=0, description="image"),
+            "layer": widgets.Dropdown(options=[(str(i), i) for i in range(L)]
+                                      + [("rollout (all layers)", "rollout")],
+                                      value=L - 1, description="layer"),
+            "head": widgets.ToggleButtons(options=[(str(h), h) for h in range(H)]
+                                          + [("mean", "mean")], value="mean",
+                                          description="head", style={"button_width": "48px"}),
+        }
+        super().__init__(controls, figsize=(9, 3.6))
+
+    @property
+    def shown(self):
+        """The class token's attention over the patches now on screen: (grid, grid)."""
+        c = {name: control.value for name, control in self.controls.items()}
+        if c["layer"] == "rollout":
+            row = self.rollout[c["example"], 0, 1:]
+        else:
+            w = self.weights[c["example"], c["layer"]]  # (H, T, T)
+            w = w.mean(dim=0) if c["head"] == "mean" else w[c["head"]]
+            row = w[0, 1:]
+        return row.reshape(self.grid, self.grid)
+
+    def draw(self, fig):
+        c = {name: control.value for name, control in self.controls.items()}
+        image, attn = self.images[c["example"]], self.shown
+        H, W = image.shape
+        where = ("rollout through all layers" if c["layer"] == "rollout"
+                 else f"layer {c['layer']}, head {c['head']}")
+        left, middle, right = fig.subplots(1, 3)
+        left.imshow(image.numpy(), cmap="gray_r")
+        left.set_title(self.controls["example"].label)
+        middle.imshow(image.numpy(), cmap="gray_r")
+        middle.imshow(attn.numpy(), cmap="viridis", alpha=0.6, extent=(-0.5, W - 0.5, H - 0.5, -0.5))
+        middle.set_title("overlaid on the image")
+        shown = right.imshow(attn.numpy(), cmap="viridis", vmin=0)
+        right.set_title(where)
+        fig.colorbar(shown, ax=right, fraction=0.046, label="weight of the class token")
+        for ax in (left, middle, right):
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.suptitle(self.title)

@@ -15,11 +15,15 @@ from helpers.exercises.positional import check_sinusoidal, check_alibi
 from helpers.exercises.encoder import check_layernorm, check_block_parameter_count
 from helpers.exercises.decoder import check_teacher_forcing, check_next_token
 from helpers.exercises.gpt import check_temperature, check_top_k
+from helpers.exercises.vit import (
+    check_attention_cost, check_num_position_embeddings, check_patchify,
+)
 
 __all__ = [
     "Check",
     "check_alibi",
     "check_attention",
+    "check_attention_cost",
     "check_block_parameter_count",
     "check_causal_mask",
     "check_cross_attention",
@@ -28,7 +32,9 @@ __all__ = [
     "check_merge_heads",
     "check_mha_parameter_count",
     "check_next_token",
+    "check_num_position_embeddings",
     "check_parameter_count",
+    "check_patchify",
     "check_scaled_scores",
     "check_self_attention",
     "check_sinusoidal",
