@@ -214,3 +214,15 @@ def test_mask_lab_redraws_when_the_mask_kind_is_clicked(lab, page, tmp_path):
     page.locator(".widget-toggle-button", has_text="none").first.click()
     wait_for_new_picture(page, image, before, tmp_path, "clicking the mask kind 'none'")
     page.screenshot(path=str(tmp_path / "jupyterlab-03-mask-lab.png"))
+
+
+def test_vit_explorer_redraws_when_the_head_is_clicked(lab, page, tmp_path):
+    url, token = lab
+    run_all_cells(page, url, token, "09_vision_transformer.ipynb")
+    image = widget_image(page, 0)
+    image.scroll_into_view_if_needed()
+    image.wait_for(state="visible", timeout=60_000)
+    before = image.get_attribute("src")
+    page.locator(".widget-toggle-button", has_text="0").first.click()  # head 0, not the mean
+    wait_for_new_picture(page, image, before, tmp_path, "clicking head 0 in the ViT explorer")
+    page.screenshot(path=str(tmp_path / "jupyterlab-09-vit-explorer.png"))

@@ -107,3 +107,20 @@ def test_sampling_explorer_reacts_to_every_control():
     png = explorer.image.value
     explorer.regenerate.click()
     assert explorer.seed == 1 and explorer.image.value != png
+
+
+def test_vit_explorer_changes_picture_with_head_layer_and_rollout():
+    from helpers.widgets import ViTExplorer
+
+    torch.manual_seed(0)
+    weights = torch.softmax(torch.randn(2, 2, 3, 17, 17), -1)  # (N, L, H, T, T)
+    explorer = ViTExplorer(torch.rand(2, 1, 8, 8), weights, ["a", "b"])
+    assert explorer.shown.shape == (4, 4)
+    before, picture = explorer.shown.clone(), explorer.image.value
+    explorer.controls["head"].value = 0
+    assert not torch.equal(explorer.shown, before) and explorer.image.value != picture
+    assert torch.equal(explorer.shown, weights[0, 1, 0, 0, 1:].view(4, 4))
+    explorer.controls["layer"].value = "rollout"
+    assert torch.allclose(explorer.shown.sum(), 1 - explorer.rollout[0, 0, 0])
+    with pytest.raises(ValueError, match="1 \\+ grid"):
+        ViTExplorer(torch.rand(2, 8, 8), torch.rand(2, 1, 1, 6, 6))
