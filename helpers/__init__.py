@@ -3,7 +3,8 @@
 Shapes use fixed letters everywhere in this package:
 
     B batch        T query length    S key/value length   C model width
-    H heads        D head width      P patches            V vocabulary
+    H heads        D head width      V vocabulary
+    N patches of an image, each P x P pixels (the ViT paper's names)
 
 The mask convention, stated once for the whole package:
 
