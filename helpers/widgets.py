@@ -12,6 +12,7 @@ import math
 import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from helpers._checks import shape_str
 from helpers.visualisation import plot_attention
@@ -395,14 +396,18 @@ class SamplingExplorer(_FigureWidget):
 
 class ViTExplorer(_FigureWidget):
     """Where a Vision Transformer's class token looks: pick an image, a layer (or the
-    rollout through all layers) and a head (or their mean).
+    rollout through all layers) and a head (or their mean). Given the position embeddings,
+    "show" switches to how similar one patch's position embedding is to every patch's.
 
     images: (N, C, H, W) or (N, H, W); weights: (N, L, Hd, T, T) from ``ViT(...,
-    need_weights=True)`` with the class token first and T = 1 + grid²; titles: N labels.
+    need_weights=True)`` with the class token first and T = 1 + grid²; titles: N labels;
+    pos_embed: optional, the ViT's E_pos, (1 + grid², d) or (1, 1 + grid², d).
     """
 
-    def __init__(self, images, weights, titles=None, *, title="Class token's attention"):
-        from helpers.vit import attention_rollout  # widgets must not import vit at load time
+    def __init__(self, images, weights, titles=None, *, pos_embed=None,
+                 title="Class token's attention"):
+        # widgets must not import vit at load time
+        from helpers.vit import attention_rollout, position_similarity
 
         imgs = torch.as_tensor(images).detach().float().cpu()
         w = torch.as_tensor(weights).detach().float().cpu()
@@ -430,12 +435,30 @@ class ViTExplorer(_FigureWidget):
                                           + [("mean", "mean")], value="mean",
                                           description="head", style={"button_width": "48px"}),
         }
+        self.similarity = None
+        if pos_embed is not None:
+            e = torch.as_tensor(pos_embed).detach().float().cpu()
+            self.similarity = position_similarity(e, grid).reshape(grid * grid, grid, grid)
+            controls["show"] = widgets.ToggleButtons(
+                options=[("class token's attention", "attention"),
+                         ("position similarity", "positions")],
+                value="attention", description="show", style={"button_width": "160px"})
+            controls["patch"] = widgets.IntSlider(value=0, min=0, max=grid * grid - 1,
+                                                  description="patch")
         super().__init__(controls, figsize=(9, 3.6))
 
     @property
+    def showing_positions(self) -> bool:
+        return "show" in self.controls and self.controls["show"].value == "positions"
+
+    @property
     def shown(self):
-        """The class token's attention over the patches now on screen: (grid, grid)."""
+        """What is now on screen, (grid, grid): the class token's attention over the
+        patches, or the cosine similarity of the chosen patch's position embedding with
+        every patch's."""
         c = {name: control.value for name, control in self.controls.items()}
+        if self.showing_positions:
+            return self.similarity[c["patch"]]
         if c["layer"] == "rollout":
             row = self.rollout[c["example"], 0, 1:]
         else:
@@ -448,17 +471,30 @@ class ViTExplorer(_FigureWidget):
         c = {name: control.value for name, control in self.controls.items()}
         image, attn = self.images[c["example"]], self.shown
         H, W = image.shape
-        where = ("rollout through all layers" if c["layer"] == "rollout"
-                 else f"layer {c['layer']}, head {c['head']}")
+        if self.showing_positions:
+            where, scale = f"patch {c['patch']}'s position vs all", dict(vmin=-1, vmax=1)
+            label = "cosine similarity of E_pos"
+        else:
+            where = ("rollout through all layers" if c["layer"] == "rollout"
+                     else f"layer {c['layer']}, head {c['head']}")
+            scale, label = dict(vmin=0), "weight of the class token"
         left, middle, right = fig.subplots(1, 3)
         left.imshow(image.numpy(), cmap="gray_r")
         left.set_title(self.controls["example"].label)
         middle.imshow(image.numpy(), cmap="gray_r")
-        middle.imshow(attn.numpy(), cmap="viridis", alpha=0.6, extent=(-0.5, W - 0.5, H - 0.5, -0.5))
+        middle.imshow(attn.numpy(), cmap="viridis", alpha=0.6, extent=(-0.5, W - 0.5, H - 0.5, -0.5),
+                      **scale)
         middle.set_title("overlaid on the image")
-        shown = right.imshow(attn.numpy(), cmap="viridis", vmin=0)
+        shown = right.imshow(attn.numpy(), cmap="viridis", **scale)
         right.set_title(where)
-        fig.colorbar(shown, ax=right, fraction=0.046, label="weight of the class token")
+        fig.colorbar(shown, ax=right, fraction=0.046, label=label)
+        if self.showing_positions:  # outline the chosen patch
+            row, col = divmod(c["patch"], self.grid)
+            side = H / self.grid
+            left.add_patch(Rectangle((col * side - 0.5, row * side - 0.5), side, side, fill=False,
+                                     edgecolor="#e66101", lw=3))
+            right.add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False,
+                                      edgecolor="#e66101", lw=3))
         for ax in (left, middle, right):
             ax.set_xticks([])
             ax.set_yticks([])

@@ -124,3 +124,24 @@ def test_vit_explorer_changes_picture_with_head_layer_and_rollout():
     assert torch.allclose(explorer.shown.sum(), 1 - explorer.rollout[0, 0, 0])
     with pytest.raises(ValueError, match="1 \\+ grid"):
         ViTExplorer(torch.rand(2, 8, 8), torch.rand(2, 1, 1, 6, 6))
+
+
+def test_vit_explorer_shows_position_similarity_of_the_chosen_patch():
+    from helpers.vit import position_similarity
+    from helpers.widgets import ViTExplorer
+
+    torch.manual_seed(0)
+    weights = torch.softmax(torch.randn(2, 2, 3, 17, 17), -1)  # (N, L, H, T, T)
+    pos_embed = torch.randn(1, 17, 8)  # (1, 1 + grid², d)
+    explorer = ViTExplorer(torch.rand(2, 1, 8, 8), weights, ["a", "b"], pos_embed=pos_embed)
+    attention, picture = explorer.shown.clone(), explorer.image.value
+    explorer.controls["show"].value = "positions"
+    assert explorer.image.value != picture
+    expected = position_similarity(pos_embed, 4)  # (4, 4, 4, 4)
+    assert torch.allclose(explorer.shown, expected[0, 0])
+    assert torch.isclose(explorer.shown[0, 0], torch.tensor(1.0))  # a patch is itself
+    explorer.controls["patch"].value = 6  # row 1, column 2
+    assert torch.allclose(explorer.shown, expected[1, 2])
+    explorer.controls["show"].value = "attention"
+    assert torch.equal(explorer.shown, attention)
+    assert "show" not in ViTExplorer(torch.rand(2, 1, 8, 8), weights).controls  # optional
