@@ -286,3 +286,57 @@ def test_checks_leave_the_learners_random_stream_alone(check):
     check(lambda *args, **kwargs: None)
     assert torch.equal(torch.rand(3), expected_next), \
         f"{check.__name__} reseeded or drew from the global generator"
+
+
+def _windows(x, M, order=(0, 1, 3, 2, 4, 5)):
+    B, H, W, C = x.shape
+    return x.view(B, H // M, M, W // M, M, C).permute(*order).reshape(-1, M * M, C)
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda x, M: _windows(x, M), True, "reading order"),
+    (lambda x, M: x.reshape(-1, M * M, x.shape[-1]), False, "cut across rows"),
+    (lambda x, M: _windows(x, M, (0, 1, 2, 3, 4, 5)), False, "cut across rows"),
+    (lambda x, M: _windows(x, M, (0, 3, 1, 2, 4, 5)), False, "column by column"),
+    (lambda x, M: _windows(x, M, (0, 1, 3, 4, 2, 5)), False, "transposed"),
+    (lambda x, M: _windows(x, M).view(x.shape[0], -1, M * M, x.shape[-1]), False, "B·nW"),
+    (lambda x, M: _windows(x, 1), False, "Wrong window size"),
+    (lambda x, M: None, False, "Not done yet"),
+])
+def test_check_window_partition(fn, passed, words):
+    result = ex.check_window_partition(fn)
+    assert result.passed is passed and words in result.message
+
+
+def _same(labels):
+    flat = labels.flatten()
+    return flat[:, None] == flat[None, :]
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (_same, True, "Two pieces"),
+    (lambda lb: ~_same(lb), False, "Inverted"),
+    (lambda lb: torch.ones(16, 16, dtype=torch.bool), False, "No mask"),
+    (lambda lb: _same(lb.T), False, "column by column"),
+    (lambda lb: torch.eye(16, dtype=torch.bool), False, "Only the diagonal"),
+    (lambda lb: torch.zeros(16, 16).masked_fill(~_same(lb), float("-inf")), False, "additive"),
+    (lambda lb: _same(lb).float(), False, "wrong dtype"),
+])
+def test_check_window_mask(fn, passed, words):
+    result = ex.check_window_mask(fn)
+    assert result.passed is passed and words in result.message
+
+
+@pytest.mark.parametrize("answer, passed, words", [
+    ((56 ** 4, 49 * 56 * 56), True, "64× fewer"),
+    ((56 * 56, 49 * 56 * 56), False, "counts tokens"),
+    ((56 ** 4, 7 ** 4), False, "one window"),
+    ((56 ** 4, 49 * 64), False, "counts tokens"),
+    ((56 ** 4, 7 ** 3 * 56 * 56), False, "window count is off"),
+    ((56 ** 4, 1), False, "Windows: not 1"),
+    (None, False, "Not done yet"),
+    ((1.0, 2.0), False, "two ints"),
+])
+def test_check_window_cost(answer, passed, words):
+    result = ex.check_window_cost(answer, H=56, W=56, M=7)
+    assert result.passed is passed and words in result.message

@@ -18,6 +18,7 @@ from helpers.exercises.gpt import check_temperature, check_top_k
 from helpers.exercises.vit import (
     check_attention_cost, check_num_position_embeddings, check_patchify,
 )
+from helpers.exercises.windows import check_window_cost, check_window_mask, check_window_partition
 
 __all__ = [
     "Check",
@@ -44,4 +45,7 @@ __all__ = [
     "check_temperature",
     "check_to_torch_mha",
     "check_top_k",
+    "check_window_cost",
+    "check_window_mask",
+    "check_window_partition",
 ]
