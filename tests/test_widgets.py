@@ -145,3 +145,20 @@ def test_vit_explorer_shows_position_similarity_of_the_chosen_patch():
     explorer.controls["show"].value = "attention"
     assert torch.equal(explorer.shown, attention)
     assert "show" not in ViTExplorer(torch.rand(2, 1, 8, 8), weights).controls  # optional
+
+
+def test_receptive_field_explorer_steps_through_blocks_and_patches():
+    from helpers.widgets import ReceptiveFieldExplorer
+    from helpers.windows import receptive_field
+
+    explorer = ReceptiveFieldExplorer(grid=8, window_size=4, num_blocks=4)
+    assert explorer.shown.shape == (2, 8, 8)
+    assert explorer.shown.sum(dim=(1, 2)).tolist() == [16, 16]  # block 1: its own window
+    picture = explorer.image.value
+    explorer.controls["block"].value = 3
+    assert explorer.image.value != picture
+    assert explorer.shown.sum(dim=(1, 2)).tolist() == [16, 64]  # only the shifted one grows
+    explorer.controls["row"].value, explorer.controls["col"].value = 3, 5
+    assert torch.equal(explorer.shown[1], receptive_field(8, 4, 4)[3, 3 * 8 + 5].view(8, 8))
+    with pytest.raises(ValueError, match="not divisible into 4x4 windows"):
+        ReceptiveFieldExplorer(grid=6, window_size=4)
