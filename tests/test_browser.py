@@ -226,3 +226,19 @@ def test_vit_explorer_redraws_when_the_head_is_clicked(lab, page, tmp_path):
     page.locator(".widget-toggle-button", has_text="0").first.click()  # head 0, not the mean
     wait_for_new_picture(page, image, before, tmp_path, "clicking head 0 in the ViT explorer")
     page.screenshot(path=str(tmp_path / "jupyterlab-09-vit-explorer.png"))
+
+
+def test_receptive_field_explorer_redraws_when_the_block_slider_moves(lab, page, tmp_path):
+    url, token = lab
+    run_all_cells(page, url, token, "10_windowed_attention_swin.ipynb")
+    image = widget_image(page, 0)
+    image.scroll_into_view_if_needed()
+    image.wait_for(state="visible", timeout=60_000)
+    before = image.get_attribute("src")
+    handle = page.locator(".widget-slider .noUi-handle").nth(2)  # patch row, patch col, block
+    handle.focus()
+    page.keyboard.press("ArrowRight")  # after block 1 -> after block 2
+    wait_for_new_picture(page, image, before, tmp_path, "moving the block slider of the "
+                                                        "receptive-field explorer")
+    image.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "jupyterlab-10-receptive-field.png"))
