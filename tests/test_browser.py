@@ -186,59 +186,56 @@ def widget_image(page, index):
     return page.locator(".jupyter-widgets.widget-image, .widget-image").nth(index)
 
 
+def check_widget_redraws(page, tmp_path, act, action, screenshot):
+    """Wait for the first widget's picture, do ``act()`` to a control, and fail unless the
+    picture changes; then save a screenshot for a person to look at."""
+    image = widget_image(page, 0)
+    image.scroll_into_view_if_needed()
+    image.wait_for(state="visible", timeout=60_000)
+    before = image.get_attribute("src")
+    act()
+    wait_for_new_picture(page, image, before, tmp_path, action)
+    image.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / screenshot))
+
+
+def press_slider(page, index, key, times=1):
+    handle = page.locator(".widget-slider .noUi-handle").nth(index)
+    handle.focus()
+    for _ in range(times):
+        page.keyboard.press(key)
+
+
 def test_soft_lookup_widget_redraws_when_the_query_moves(lab, page, tmp_path):
     url, token = lab
     state = run_all_cells(page, url, token, "01_attention_as_soft_lookup.ipynb")
     assert state["cells"] > 20
     assert_markdown_images_load(page)
-    image = widget_image(page, 0)
-    image.scroll_into_view_if_needed()
-    image.wait_for(state="visible", timeout=60_000)
-    before = image.get_attribute("src")
-    handle = page.locator(".widget-slider .noUi-handle").first
-    handle.focus()
-    for _ in range(6):
-        page.keyboard.press("ArrowRight")  # turn the query by 6 steps of 5 degrees
-    wait_for_new_picture(page, image, before, tmp_path, "moving the query-direction slider")
-    image.scroll_into_view_if_needed()
-    page.screenshot(path=str(tmp_path / "jupyterlab-01-widget.png"))
+    check_widget_redraws(page, tmp_path, lambda: press_slider(page, 0, "ArrowRight", 6),
+                         "moving the query-direction slider (6 steps of 5 degrees)",
+                         "jupyterlab-01-widget.png")
 
 
 def test_mask_lab_redraws_when_the_mask_kind_is_clicked(lab, page, tmp_path):
     url, token = lab
     run_all_cells(page, url, token, "03_masking.ipynb")
-    image = widget_image(page, 0)
-    image.scroll_into_view_if_needed()
-    image.wait_for(state="visible", timeout=60_000)
-    before = image.get_attribute("src")
-    page.locator(".widget-toggle-button", has_text="none").first.click()
-    wait_for_new_picture(page, image, before, tmp_path, "clicking the mask kind 'none'")
-    page.screenshot(path=str(tmp_path / "jupyterlab-03-mask-lab.png"))
+    check_widget_redraws(
+        page, tmp_path, lambda: page.locator(".widget-toggle-button", has_text="none").first.click(),
+        "clicking the mask kind 'none'", "jupyterlab-03-mask-lab.png")
 
 
 def test_vit_explorer_redraws_when_the_head_is_clicked(lab, page, tmp_path):
     url, token = lab
     run_all_cells(page, url, token, "09_vision_transformer.ipynb")
-    image = widget_image(page, 0)
-    image.scroll_into_view_if_needed()
-    image.wait_for(state="visible", timeout=60_000)
-    before = image.get_attribute("src")
-    page.locator(".widget-toggle-button", has_text="0").first.click()  # head 0, not the mean
-    wait_for_new_picture(page, image, before, tmp_path, "clicking head 0 in the ViT explorer")
-    page.screenshot(path=str(tmp_path / "jupyterlab-09-vit-explorer.png"))
+    check_widget_redraws(  # head 0, not the mean of the heads
+        page, tmp_path, lambda: page.locator(".widget-toggle-button", has_text="0").first.click(),
+        "clicking head 0 in the ViT explorer", "jupyterlab-09-vit-explorer.png")
 
 
 def test_receptive_field_explorer_redraws_when_the_block_slider_moves(lab, page, tmp_path):
     url, token = lab
     run_all_cells(page, url, token, "10_windowed_attention_swin.ipynb")
-    image = widget_image(page, 0)
-    image.scroll_into_view_if_needed()
-    image.wait_for(state="visible", timeout=60_000)
-    before = image.get_attribute("src")
-    handle = page.locator(".widget-slider .noUi-handle").nth(2)  # patch row, patch col, block
-    handle.focus()
-    page.keyboard.press("ArrowRight")  # after block 1 -> after block 2
-    wait_for_new_picture(page, image, before, tmp_path, "moving the block slider of the "
-                                                        "receptive-field explorer")
-    image.scroll_into_view_if_needed()
-    page.screenshot(path=str(tmp_path / "jupyterlab-10-receptive-field.png"))
+    check_widget_redraws(  # sliders: patch row, patch col, block; after block 1 -> block 2
+        page, tmp_path, lambda: press_slider(page, 2, "ArrowRight"),
+        "moving the block slider of the receptive-field explorer",
+        "jupyterlab-10-receptive-field.png")
