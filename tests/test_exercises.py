@@ -340,3 +340,52 @@ def test_check_window_mask(fn, passed, words):
 def test_check_window_cost(answer, passed, words):
     result = ex.check_window_cost(answer, H=56, W=56, M=7)
     assert result.passed is passed and words in result.message
+
+
+# Notebook 07: the decoder block, wired by hand from a DecoderBlock's parts
+
+
+def _decoder(block, z, memory, *, self_mask=True, keys_values="memory", queries="decoder",
+             cross_mask=False, residuals=(1, 1, 1), use_mlp=True, post_norm=False,
+             mask_size="T"):
+    """A learner's pre-norm decoder block, right by default; each keyword makes one mistake."""
+    from helpers.masks import causal_mask
+
+    T = z.shape[1]
+    causal = causal_mask(T if mask_size == "T" else memory.shape[1])
+    if post_norm:
+        z = block.norm1(z + block.self_attn(z, mask=causal)[0])
+        z = block.norm2(z + block.cross_attn(z, memory)[0])
+        return block.norm3(z + block.mlp(z))
+    r1, r2, r3 = residuals
+    z = r1 * z + block.self_attn(block.norm1(z), mask=causal if self_mask else None)[0]
+    q = block.norm2(z)
+    kv = {"memory": memory, "decoder": q, "decoder stream": z,
+          "first T of memory": memory[:, :T]}[keys_values]
+    if queries == "encoder":
+        q, kv = memory, q
+    z = r2 * z + block.cross_attn(q, kv, mask=causal if cross_mask else None)[0]
+    return r3 * z + block.mlp(block.norm3(z)) if use_mlp else z
+
+
+@pytest.mark.parametrize("kwargs, passed, words", [
+    ({}, True, "Matches helpers.DecoderBlock"),
+    ({"keys_values": "decoder"}, False, "keys and values from the decoder"),
+    ({"keys_values": "decoder stream"}, False, "decoder's own stream"),
+    ({"queries": "encoder"}, False, "queries from the encoder"),
+    ({"self_mask": False}, False, "causal mask is missing"),
+    ({"cross_mask": True}, False, "applied the causal mask to cross-attention"),
+    ({"self_mask": False, "cross_mask": True}, False, "instead of self-attention"),
+    ({"residuals": (0, 1, 1)}, False, "residual around self-attention"),
+    ({"residuals": (1, 0, 1)}, False, "residual around cross-attention"),
+    ({"residuals": (1, 1, 0)}, False, "residual around the MLP"),
+    ({"use_mlp": False}, False, "The MLP is missing"),
+    ({"post_norm": True}, False, "post-norm"),
+    ({"keys_values": "first T of memory"}, False, "Right for T = S, wrong for T = 4 < S = 7"),
+    ({"mask_size": "S"}, False, "raised"),
+    (None, False, "Not done yet"),
+])
+def test_check_decoder_block(kwargs, passed, words):
+    fn = (lambda *args: None) if kwargs is None else (lambda *args: _decoder(*args, **kwargs))
+    result = ex.check_decoder_block(fn)
+    assert result.passed is passed and words in result.message, result.message

@@ -13,7 +13,7 @@ from helpers.exercises.masking import check_causal_mask, check_masked_softmax, c
 from helpers.exercises.multihead import check_split_heads, check_merge_heads, check_mha_parameter_count
 from helpers.exercises.positional import check_sinusoidal, check_alibi
 from helpers.exercises.encoder import check_layernorm, check_block_parameter_count
-from helpers.exercises.decoder import check_teacher_forcing, check_next_token
+from helpers.exercises.decoder import check_decoder_block, check_next_token, check_teacher_forcing
 from helpers.exercises.gpt import check_temperature, check_top_k
 from helpers.exercises.vit import (
     check_attention_cost, check_num_position_embeddings, check_patchify,
@@ -28,6 +28,7 @@ __all__ = [
     "check_block_parameter_count",
     "check_causal_mask",
     "check_cross_attention",
+    "check_decoder_block",
     "check_layernorm",
     "check_masked_softmax",
     "check_merge_heads",
