@@ -1,0 +1,253 @@
+"""Draw the course's architecture diagrams into fig/*.svg with matplotlib.
+
+    .venv/bin/python tools/draw_diagrams.py            # every diagram
+    .venv/bin/python tools/draw_diagrams.py gpt kv_cache --png /tmp/diagrams
+
+Every label uses the names of the code in ``helpers`` and the package's shape letters
+(B, T, S, C, H, D, V), so a learner can go from a box to the line that implements it.
+The style follows the hand-drawn fig/qkv_projections.svg and fig/soft_lookup.svg: the
+viridis colours (readable for colour-blind viewers; every colour also has a text label),
+queries red, keys teal, values purple, #333 arrows, a grey italic caption.
+
+One drawing unit is one SVG pixel: a figure W units wide is written W px wide, and text
+is never smaller than 12 px, so it stays at least 12 px tall when the ~760 px wide
+diagram is shown 800 px wide. Text is written as SVG text (``svg.fonttype: none``), so it
+stays sharp when projected. The output is deterministic (a fixed hash salt for the SVG
+ids, no date): running this again gives byte-identical files.
+"""
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("svg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Polygon, Rectangle  # noqa: E402
+from matplotlib.path import Path as MplPath  # noqa: E402
+
+FIG = Path(__file__).resolve().parent.parent / "fig"
+
+# The colours of the existing figures (viridis) and light tints of them for boxes.
+QUERY, KEY, VALUE = "#e8112d", "#21918c", "#440154"
+DARK, YELLOW, INK, GREY = "#3b528b", "#fde725", "#333333", "#555555"
+ATTN_FILL = "#c8e6e3"  # attention sub-layers (a tint of the key teal)
+CROSS_FILL = "#e2d4ec"  # cross-attention (a tint of the value purple)
+NORM_FILL = "#fff4b3"  # LayerNorm (a tint of the yellow)
+MLP_FILL = "#d3dbef"  # MLP (a tint of the dark blue)
+PLAIN_FILL = "#f2f2f2"  # everything else, as in qkv_projections.svg
+STACK_FILL = "#fafafa"
+HEAD_COLOURS = ["#3b528b", "#21918c", "#5ec962", "#fde725"]  # viridis, one per head
+
+SANS = ["Helvetica", "Arial", "DejaVu Sans", "sans-serif"]
+MONO = ["DejaVu Sans Mono", "Menlo", "Consolas", "monospace"]
+MIN_FONT = 12  # px; checked for every text in ``save``
+
+
+def setup():
+    plt.rcParams.update({
+        "svg.fonttype": "none",  # text stays text: sharp when projected, searchable
+        "svg.hashsalt": "course",  # fixed ids: the same file every run
+        "font.family": "sans-serif",
+        "font.sans-serif": SANS,
+        "font.monospace": MONO,
+        "font.size": 14,
+        "text.color": INK,
+    })
+
+
+# ---------------------------------------------------------------- drawing primitives
+
+def canvas(width, height):
+    """A figure whose data units are SVG pixels, origin top left, y pointing down."""
+    fig = plt.figure(figsize=(width / 72, height / 72))
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.axis("off")
+    fig.patch.set_facecolor("white")
+    return fig, ax
+
+
+def text(ax, x, y, s, size=14, weight="normal", color=INK, ha="center", va="center",
+         mono=False, style="normal", **kw):
+    family = "monospace" if mono else "sans-serif"
+    return ax.text(x, y, s, fontsize=size, fontweight=weight, color=color, ha=ha, va=va,
+                   family=family, fontstyle=style, **kw)
+
+
+def box(ax, x, y, w, h, title, code=None, fill=PLAIN_FILL, edge=INK, color=INK,
+        size=14, code_size=12, lw=1.2, alpha=1.0, weight="bold", dashed=False):
+    """A rounded box with a title and, below it, the code that implements it (monospace).
+    (x, y) is the top-left corner. Returns the box's (left, top, right, bottom)."""
+    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0,rounding_size=5",
+                                facecolor=fill, edgecolor=edge, lw=lw, alpha=alpha,
+                                linestyle="--" if dashed else "-"))
+    cx = x + w / 2
+    if code is None:
+        text(ax, cx, y + h / 2, title, size=size, weight=weight, color=color)
+    else:
+        text(ax, cx, y + h / 2 - 9, title, size=size, weight=weight, color=color)
+        text(ax, cx, y + h / 2 + 10, code, size=code_size, color=color, mono=True)
+    return x, y, x + w, y + h
+
+
+def arrow(ax, *points, color=INK, lw=1.5, head=True, dashed=False, zorder=1):
+    """A polyline through the points, with an arrow head at the last one."""
+    path = MplPath(points, [MplPath.MOVETO] + [MplPath.LINETO] * (len(points) - 1))
+    style = "-|>,head_length=7,head_width=3.5" if head else "-"
+    ax.add_patch(FancyArrowPatch(path=path, arrowstyle=style, color=color, lw=lw,
+                                 mutation_scale=1, linestyle="--" if dashed else "-",
+                                 joinstyle="miter", capstyle="butt", zorder=zorder))
+
+
+def curve(ax, start, end, rad=0.3, color=INK, lw=1.5):
+    ax.add_patch(FancyArrowPatch(start, end, connectionstyle=f"arc3,rad={rad}",
+                                 arrowstyle="-|>,head_length=7,head_width=3.5", color=color,
+                                 lw=lw, mutation_scale=1, shrinkA=0, shrinkB=0))
+
+
+def add(ax, x, y, r=11):
+    """The residual addition: a circled plus."""
+    ax.add_patch(Circle((x, y), r, facecolor="white", edgecolor=INK, lw=1.5, zorder=3))
+    ax.plot([x - r * 0.6, x + r * 0.6], [y, y], color=INK, lw=1.5, zorder=4)
+    ax.plot([x, x], [y - r * 0.6, y + r * 0.6], color=INK, lw=1.5, zorder=4)
+
+
+def caption(ax, x, y, s, size=13):
+    text(ax, x, y, s, size=size, color=GREY, style="italic")
+
+
+def save(fig, name, png_dir=None):
+    """Write fig/<name>.svg (px units, no date) and optionally a PNG to look at."""
+    for t in fig.findobj(matplotlib.text.Text):
+        if t.get_text() and t.get_fontsize() < MIN_FONT:
+            raise ValueError(f"{name}: text {t.get_text()!r} is {t.get_fontsize()} px, "
+                             f"below {MIN_FONT} px")
+    path = FIG / f"{name}.svg"
+    fig.savefig(path, format="svg", metadata={"Date": None})
+    svg = path.read_text()
+    # matplotlib sizes the file in pt; make one unit one px, like the hand-drawn figures.
+    svg = re.sub(r'(<svg [^>]*?width=")([\d.]+)pt(" height=")([\d.]+)pt"', r'\1\2\3\4"', svg,
+                 count=1)
+    path.write_text(svg)
+    if png_dir is not None:
+        png_dir.mkdir(parents=True, exist_ok=True)
+        width_px = fig.get_figwidth() * 72
+        fig.savefig(png_dir / f"{name}.png", dpi=72 * 800 / width_px)  # shown 800 px wide
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------- tensor pictures
+
+def tensor(ax, cx, y, w, h, fill, label=None, heads=0, gap=0, label_color="white",
+           merged=False):
+    """A (T, C) tensor as a rectangle centred on cx; heads > 0 splits it into that many
+    stripes of width D, ``gap`` px apart (0: one rectangle with white dividers; merged:
+    thin dark dividers, the heads' features now one axis C)."""
+    x = cx - w / 2
+    if heads == 0:
+        ax.add_patch(Rectangle((x, y), w, h, facecolor=fill, edgecolor=INK, lw=1.2))
+        if label:
+            text(ax, cx, y + h / 2, label, size=14, weight="bold", color=label_color)
+        return
+    d = (w - gap * (heads - 1)) / heads
+    for i in range(heads):
+        xi = x + i * (d + gap)
+        ax.add_patch(Rectangle((xi, y), d, h, facecolor=fill,
+                               edgecolor=INK if gap or merged else "white",
+                               lw=1.2 if gap else 0.6 if merged else 1.5))
+        text(ax, xi + d / 2, y + h / 2, f"{label}{i + 1}" if label else str(i + 1), size=12,
+             weight="bold", color=label_color)
+    if gap == 0:
+        ax.add_patch(Rectangle((x, y), w, h, facecolor="none", edgecolor=INK, lw=1.2))
+
+
+def multihead_split(png_dir=None):
+    W, H_FIG = 760, 640
+    fig, ax = canvas(W, H_FIG)
+    text(ax, W / 2, 20, "Multi-head attention: split C into H heads of width D = C / H, "
+         "attend, merge", size=15, weight="bold")
+    text(ax, W / 2, 42, "helpers.MultiHeadAttention.forward (helpers/multihead.py), "
+         "drawn with H = 4", size=13, color=GREY)
+    cols = [360, 512, 664]  # centres of the q, k, v pictures
+    tw, th = 140, 34  # a (T, C) tensor
+    pitch, top = 58, 62
+    ys = [top + i * pitch for i in range(9)]  # top edge of each row's picture
+    rows = [
+        ("B, T, C = x.shape", "x  (B, T, C)"),
+        ("self.in_proj(x).split(C, dim=-1)", "q, k, v  3 × (B, T, C)"),
+        ("q.view(B, T, H, D)", "(B, T, H, D)"),
+        (".transpose(1, 2)", "(B, H, T, D)"),
+        ("every head at once", "weights  (B, H, T, S)"),
+        ("out", "(B, H, T, D)"),
+        ("out.transpose(1, 2)", "(B, T, H, D)"),
+        (".reshape(B, T, C)", "(B, T, C)"),
+        ("self.out_proj(out)", "output  (B, T, C)"),
+    ]
+    for (code, shape), y in zip(rows, ys):
+        text(ax, 16, y + 8, code, size=13, mono=True, ha="left")
+        text(ax, 16, y + 27, shape, size=14, weight="bold", ha="left")
+    ax.plot([282, 282], [ys[0] - 6, ys[-1] + th + 6], color="#cccccc", lw=1)
+
+    # x -> q, k, v
+    tensor(ax, cols[1], ys[0], tw, th, DARK, "x")
+    for cx in cols:
+        arrow(ax, (cols[1], ys[0] + th), (cols[1], ys[0] + th + 10), (cx, ys[0] + th + 10),
+              (cx, ys[1]))
+    qkv = [(QUERY, "q"), (KEY, "k"), (VALUE, "v")]
+    for cx, (colour, name) in zip(cols, qkv):
+        tensor(ax, cx, ys[1], tw, th, colour, name)
+        arrow(ax, (cx, ys[1] + th), (cx, ys[2]))
+        tensor(ax, cx, ys[2], tw, th, colour, name, heads=4)  # view: the same numbers
+        arrow(ax, (cx, ys[2] + th), (cx, ys[3]))
+        tensor(ax, cx, ys[3], tw, th, colour, name, heads=4, gap=10)  # transpose: H in front
+        arrow(ax, (cx, ys[3] + th), (cx, ys[4]))
+    # attention in every head: one batched call
+    box(ax, cols[0] - tw / 2, ys[4], cols[2] - cols[0] + tw, th + 6,
+        "scaled_dot_product_attention(q, k, v, mask)", fill=YELLOW, weight="normal",
+        size=14)
+    ax.texts[-1].set_family("monospace")
+    arrow(ax, (cols[1], ys[4] + th + 6), (cols[1], ys[5]))
+    tensor(ax, cols[1], ys[5], tw, th, YELLOW, heads=4, gap=10, label_color=INK)
+    arrow(ax, (cols[1], ys[5] + th), (cols[1], ys[6]))
+    tensor(ax, cols[1], ys[6], tw, th, YELLOW, heads=4, label_color=INK)
+    arrow(ax, (cols[1], ys[6] + th), (cols[1], ys[7]))
+    tensor(ax, cols[1], ys[7], tw, th, YELLOW, heads=4, label_color=INK, merged=True)
+    text(ax, cols[1] + tw / 2 + 12, ys[7] + th / 2, "the heads side by side", size=13,
+         color=GREY, ha="left")
+    arrow(ax, (cols[1], ys[7] + th), (cols[1], ys[8]))
+    tensor(ax, cols[1], ys[8], tw, th, DARK, "output")
+    text(ax, cols[1] + tw / 2 + 12, ys[8] + th / 2, "W_O mixes the heads", size=13,
+         color=GREY, ha="left")
+    # notes beside the shapes of the two split rows
+    for row, note in ((2, "no copy: new axes"), (3, "H moves beside B")):
+        text(ax, 150, ys[row] + 27, note, size=12, color=GREY, ha="left")
+    caption(ax, W / 2, H_FIG - 44, "Head h reads its own D = C / H features of q, k and v; "
+            "the transposes make H a batch axis,")
+    caption(ax, W / 2, H_FIG - 24, "so one batched matrix product attends in all H heads, "
+            "and the reshape puts their outputs back side by side.")
+    return save(fig, "multihead_split", png_dir)
+
+
+DIAGRAMS = {"multihead_split": multihead_split}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help=f"diagrams to draw: {', '.join(DIAGRAMS)} "
+                        "(default: all)")
+    parser.add_argument("--png", type=Path, help="also write PNG copies here, 800 px wide")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(DIAGRAMS))
+    if unknown:
+        parser.error(f"unknown diagram(s) {unknown}; choose from {list(DIAGRAMS)}")
+    setup()
+    for name in args.names or DIAGRAMS:
+        print(DIAGRAMS[name](args.png).relative_to(FIG.parent))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
