@@ -23,7 +23,7 @@ class EncoderConfig:
     d_model: int = 32  # C, the width of every token's vector
     num_heads: int = 4  # H; each head has width d_model / num_heads
     d_ff: int = 128  # the MLP's hidden width (4 x d_model, as in the paper)
-    num_layers: int = 2  # N blocks (6 in the base model, 12 in the large one)
+    num_layers: int = 2  # N blocks (6 in both 2017 models; BERT-base 12, BERT-large 24)
     norm_first: bool = True  # pre-norm (True) or post-norm (False)
     rope: bool = False  # rotary position embeddings inside attention
 
