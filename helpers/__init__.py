@@ -39,6 +39,9 @@ from helpers.positional import (
     LearnedPositions, SinusoidalPositions, alibi_bias, alibi_slopes, relative_similarity,
     rotary, sinusoidal_encoding,
 )
+from helpers.progress import (
+    Progress, ProgressFileWarning, card_is_due, leitner_interval, leitner_schedule, progress_path,
+)
 from helpers.reproducibility import ClaimFailed, expect, seed_everything
 from helpers.tasks import (
     char_vocabulary, date_task, encode_chars, encode_reviews, reverse_task, review_task,
@@ -66,18 +69,18 @@ __all__ = [
     "AttentionExplorer", "Augmented", "BPETokenizer", "ClaimFailed", "DecoderBlock",
     "Encoder", "EncoderBlock", "EncoderConfig", "EncoderDecoder", "GPT", "GPTBlock",
     "GPTConfig", "History", "KVCache", "LayerNorm", "LearnedPositions", "MLP", "MaskLab",
-    "MultiHeadAttention", "PatchMerging", "PositionExplorer", "RandomShift",
+    "MultiHeadAttention", "PatchMerging", "PositionExplorer", "Progress", "ProgressFileWarning", "RandomShift",
     "ReceptiveFieldExplorer", "SamplingExplorer", "SelfAttention", "Seq2SeqConfig",
     "SinusoidalPositions", "SmallCNN", "SoftLookupExplorer", "Swin", "SwinBlock",
     "SwinConfig", "ViT", "ViTConfig", "ViTExplorer", "WindowAttention", "accuracy",
     "alibi_bias", "alibi_slopes", "attention_rollout", "attention_weight_counts",
-    "beam_search", "causal_mask", "char_vocabulary", "check_feature_map", "check_images",
+    "beam_search", "card_is_due", "causal_mask", "char_vocabulary", "check_feature_map", "check_images",
     "combine", "copy_attention_to_torch", "copy_decoder_block_to_torch",
     "copy_encoder_block_to_torch", "copy_vit_to_torchvision", "date_task", "encode_chars",
     "encode_reviews", "expect", "figure_to_png", "fit", "from_pytorch", "generate",
-    "greedy_decode", "load_digits_split", "mean_attention_distance", "merge",
+    "greedy_decode", "leitner_interval", "leitner_schedule", "load_digits_split", "mean_attention_distance", "merge",
     "padding_mask", "padding_mask_from_tokens", "pair_counts", "patch_distances",
-    "patchify", "plot_attention", "plot_history", "position_similarity", "receptive_field",
+    "patchify", "plot_attention", "plot_history", "position_similarity", "progress_path", "receptive_field",
     "relative_position_index", "relative_similarity", "reverse_task", "review_task",
     "review_vocabulary", "rotary", "sample_next", "scaled_dot_product_attention",
     "seed_everything", "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding",
