@@ -232,7 +232,65 @@ def multihead_split(png_dir=None):
     return save(fig, "multihead_split", png_dir)
 
 
-DIAGRAMS = {"multihead_split": multihead_split}
+def residual(ax, start, corner_x, end, lw=2.5, color=DARK):
+    """A skip connection: from start sideways to corner_x, along, then into end."""
+    arrow(ax, start, (corner_x, start[1]), (corner_x, end[1]), end, lw=lw, color=color)
+
+
+def pre_post_norm(png_dir=None):
+    W, H_FIG = 760, 620
+    fig, ax = canvas(W, H_FIG)
+    bw, bh = 180, 38
+    slots = [170, 220, 270, 306, 340, 390, 440, 476]  # centres, top down; 3, 7: branches
+    x_in = slots[-1] + 26
+    panels = [
+        (190, "Post-norm (the 2017 paper)", "config.norm_first = False",
+         ["x = LN(x + Attn(x))", "x = LN(x + MLP(x))"],
+         ["norm2", "+", "mlp", None, "norm1", "+", "attn", None],
+         ["LayerNorm sits on the residual path:", "every sum is normalised."]),
+        (570, "Pre-norm (GPT-2 and later)", "config.norm_first = True (default)",
+         ["x = x + Attn(LN(x))", "x = x + MLP(LN(x))"],
+         ["+", "mlp", "norm2", None, "+", "attn", "norm1", None],
+         ["The residual path runs from x to out through", "+ only; LayerNorm acts on each branch."]),
+    ]
+    looks = {"attn": ("Multi-head attention", ATTN_FILL), "mlp": ("MLP", MLP_FILL),
+             "norm1": ("LayerNorm", NORM_FILL), "norm2": ("LayerNorm", NORM_FILL)}
+    ax.plot([380, 380], [10, H_FIG - 50], color="#cccccc", lw=1)
+    for cx, title, flag, formulas, column, notes in panels:
+        text(ax, cx, 22, title, size=15, weight="bold")
+        text(ax, cx, 44, flag, size=13, mono=True, color=GREY)
+        for i, formula in enumerate(formulas):
+            text(ax, cx, 72 + 20 * i, formula, size=15, mono=True)
+        text(ax, cx, 128, "out  (B, T, C)", size=14, weight="bold")
+        text(ax, cx, x_in + 12, "x  (B, T, C)", size=14, weight="bold")
+        # the main line, bottom to top, through every element of the column
+        below = x_in
+        for name, y in zip(reversed(column), reversed(slots)):
+            if name is None:  # a branch point: the main line passes straight on
+                continue
+            bottom = y + (11 if name == "+" else bh / 2)
+            arrow(ax, (cx, below), (cx, bottom))
+            if name == "+":
+                add(ax, cx, y)
+            else:
+                title_, fill = looks[name]
+                box(ax, cx - bw / 2, y - bh / 2, bw, bh, title_, name, fill=fill)
+            below = y - (11 if name == "+" else bh / 2)
+        arrow(ax, (cx, below), (cx, 140))
+        # the two skip connections: from each branch point to the + above it
+        skip_x = cx - bw / 2 - 24
+        for branch in (3, 7):
+            plus = column.index("+", branch - 3)
+            y0 = slots[branch]
+            residual(ax, (cx, y0), skip_x, (cx - 11, slots[plus]))
+        for i, note in enumerate(notes):
+            caption(ax, cx, x_in + 48 + 19 * i, note)
+    text(ax, W / 2, H_FIG - 22, "helpers.EncoderBlock: the same norm1, attn, norm2, mlp "
+         "either way; the blue lines are the residuals", size=13, color=GREY)
+    return save(fig, "pre_post_norm", png_dir)
+
+
+DIAGRAMS = {"multihead_split": multihead_split, "pre_post_norm": pre_post_norm}
 
 
 def main(argv=None):
