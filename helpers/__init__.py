@@ -29,6 +29,7 @@ from helpers.decoder import (
 from helpers.encoder import (
     Encoder, EncoderBlock, EncoderConfig, LayerNorm, MLP, copy_encoder_block_to_torch,
 )
+from helpers.flashcards import Flashcards, load_cards
 from helpers.generation import beam_search, generate, greedy_decode, sample_next, top_k_filter
 from helpers.gpt import GPT, GPTBlock, GPTConfig
 from helpers.masks import (
@@ -67,7 +68,7 @@ from helpers.windows import (
 
 __all__ = [
     "AttentionExplorer", "Augmented", "BPETokenizer", "ClaimFailed", "DecoderBlock",
-    "Encoder", "EncoderBlock", "EncoderConfig", "EncoderDecoder", "GPT", "GPTBlock",
+    "Encoder", "EncoderBlock", "EncoderConfig", "EncoderDecoder", "Flashcards", "GPT", "GPTBlock",
     "GPTConfig", "History", "KVCache", "LayerNorm", "LearnedPositions", "MLP", "MaskLab",
     "MultiHeadAttention", "PatchMerging", "PositionExplorer", "Progress", "ProgressFileWarning", "RandomShift",
     "ReceptiveFieldExplorer", "SamplingExplorer", "SelfAttention", "Seq2SeqConfig",
@@ -78,7 +79,7 @@ __all__ = [
     "combine", "copy_attention_to_torch", "copy_decoder_block_to_torch",
     "copy_encoder_block_to_torch", "copy_vit_to_torchvision", "date_task", "encode_chars",
     "encode_reviews", "expect", "figure_to_png", "fit", "from_pytorch", "generate",
-    "greedy_decode", "leitner_interval", "leitner_schedule", "load_digits_split", "mean_attention_distance", "merge",
+    "greedy_decode", "leitner_interval", "leitner_schedule", "load_cards", "load_digits_split", "mean_attention_distance", "merge",
     "padding_mask", "padding_mask_from_tokens", "pair_counts", "patch_distances",
     "patchify", "plot_attention", "plot_history", "position_similarity", "progress_path", "receptive_field",
     "relative_position_index", "relative_similarity", "reverse_task", "review_task",
