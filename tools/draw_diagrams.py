@@ -79,17 +79,19 @@ def text(ax, x, y, s, size=14, weight="normal", color=INK, ha="center", va="cent
 
 def box(ax, x, y, w, h, title, code=None, fill=PLAIN_FILL, edge=INK, color=INK,
         size=14, code_size=12, lw=1.2, alpha=1.0, weight="bold", dashed=False):
-    """A rounded box with a title and, below it, the code that implements it (monospace).
+    """A rounded box with a title and, below it, the code that implements it (monospace;
+    a string or a list of lines).
     (x, y) is the top-left corner. Returns the box's (left, top, right, bottom)."""
     ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0,rounding_size=5",
                                 facecolor=fill, edgecolor=edge, lw=lw, alpha=alpha,
                                 linestyle="--" if dashed else "-"))
     cx = x + w / 2
-    if code is None:
-        text(ax, cx, y + h / 2, title, size=size, weight=weight, color=color)
-    else:
-        text(ax, cx, y + h / 2 - 9, title, size=size, weight=weight, color=color)
-        text(ax, cx, y + h / 2 + 10, code, size=code_size, color=color, mono=True)
+    lines = [] if code is None else [code] if isinstance(code, str) else list(code)
+    pitch = 18
+    top = y + h / 2 - pitch * len(lines) / 2  # the title's centre
+    text(ax, cx, top, title, size=size, weight=weight, color=color)
+    for i, line in enumerate(lines):
+        text(ax, cx, top + pitch * (i + 1) + 1, line, size=code_size, color=color, mono=True)
     return x, y, x + w, y + h
 
 
@@ -290,7 +292,116 @@ def pre_post_norm(png_dir=None):
     return save(fig, "pre_post_norm", png_dir)
 
 
-DIAGRAMS = {"multihead_split": multihead_split, "pre_post_norm": pre_post_norm}
+def column(ax, cx, bw, items):
+    """Boxes stacked top down: items are (top, height, title, code, fill). Returns
+    {title-or-key: (top, bottom)} for wiring."""
+    spans = {}
+    for key, top, h, title, code, fill in items:
+        box(ax, cx - bw / 2, top, bw, h, title, code, fill=fill)
+        spans[key] = (top, top + h)
+    return spans
+
+
+def stack(ax, left, top, right, bottom, label, n_side):
+    """The N x frame around a repeated block, its class name above it beside the main line,
+    and a large "N ×" outside on the side ``n_side`` ('left' or 'right')."""
+    ax.add_patch(FancyBboxPatch((left, top), right - left, bottom - top,
+                                boxstyle="round,pad=0,rounding_size=10", facecolor=STACK_FILL,
+                                edgecolor=GREY, lw=1.5, zorder=0))
+    nx = left - 24 if n_side == "left" else right + 28
+    text(ax, nx, (top + bottom) / 2, "N ×", size=18, weight="bold")
+    return label
+
+
+def transformer(png_dir=None):
+    W, H_FIG = 760, 740
+    fig, ax = canvas(W, H_FIG)
+    ce, cd, bw = 200, 545, 250  # centre of the encoder and the decoder column, box width
+    text(ax, 20, 24, "The Transformer", size=18, weight="bold", ha="left")
+    text(ax, 20, 48, "helpers.EncoderDecoder (helpers/decoder.py)", size=13, mono=True,
+         ha="left")
+    notes = ["Drawn post-norm, as in the 2017 paper", "(norm_first=False); the helpers' default",
+             "is pre-norm: see fig/pre_post_norm.svg.", "",
+             "Cross-attention: queries Q from the",
+             "decoder, keys and values K, V from the", "encoder's output, memory.", "",
+             "Positions are learned (nn.Embedding);", "the paper adds fixed sines:",
+             "helpers.SinusoidalPositions."]
+    for i, line in enumerate(notes):
+        text(ax, 20, 78 + 17 * i, line, size=13, color=GREY, ha="left")
+
+    # ---- decoder, top down
+    dec = column(ax, cd, bw, [
+        ("an3", 216, 38, "Add & norm", "norm3: helpers.LayerNorm", NORM_FILL),
+        ("mlp", 268, 38, "MLP", "mlp: helpers.MLP", MLP_FILL),
+        ("an2", 320, 38, "Add & norm", "norm2: helpers.LayerNorm", NORM_FILL),
+        ("cross", 372, 38, "Cross-attention", "cross_attn: MultiHeadAttention", CROSS_FILL),
+        ("an1", 432, 38, "Add & norm", "norm1: helpers.LayerNorm", NORM_FILL),
+        ("self", 484, 56, "Masked self-attention",
+         ["self_attn: MultiHeadAttention", "mask = helpers.causal_mask(T)"], ATTN_FILL),
+    ])
+    # ---- encoder, top down (bottoms aligned with the decoder's)
+    enc = column(ax, ce, bw, [
+        ("an2", 328, 38, "Add & norm", "norm2: helpers.LayerNorm", NORM_FILL),
+        ("mlp", 380, 38, "MLP", "mlp: helpers.MLP", MLP_FILL),
+        ("an1", 432, 38, "Add & norm", "norm1: helpers.LayerNorm", NORM_FILL),
+        ("self", 484, 56, "Multi-head self-attention",
+         ["attn: helpers.MultiHeadAttention", "mask = padding_mask_from_tokens"], ATTN_FILL),
+    ])
+    bottom = 556
+    stack(ax, ce - bw / 2 - 28, 312, ce + bw / 2 + 14, bottom, None, "left")
+    stack(ax, cd - bw / 2 - 14, 200, cd + bw / 2 + 28, bottom, None, "right")
+    text(ax, ce - 8, 301, "helpers.EncoderBlock", size=12, mono=True, ha="right")
+    text(ax, cd + 8, 187, "helpers.DecoderBlock", size=12, mono=True, ha="left")
+
+    # main lines and residuals
+    for c, spans, side in ((ce, enc, -1), (cd, dec, +1)):
+        order = ["self", "an1"] + (["cross", "an2"] if spans is dec else []) + ["mlp",
+                                                                                  spans is dec and "an3" or "an2"]
+        below = bottom + 24 - 11  # the top of the embedding's +
+        for key in order:
+            arrow(ax, (c, below), (c, spans[key][1]))
+            below = spans[key][0]
+        skip_x = c + side * (bw / 2 + 16)
+        for sub, norm in zip(order[::2], order[1::2]):
+            start_y = spans[sub][1] + (10 if sub == "self" else 7 if sub != "cross" else 11)
+            norm_y = sum(spans[norm]) / 2
+            residual(ax, (c, start_y), skip_x, (c + side * bw / 2, norm_y), lw=2, color=DARK)
+    # memory: the encoder's output becomes the keys and values of every cross-attention
+    mem_y, mem_x = 290, 382
+    cross_y = sum(dec["cross"]) / 2
+    arrow(ax, (ce, enc["an2"][0]), (ce, mem_y), (mem_x, mem_y), (mem_x, cross_y),
+          (cd - bw / 2, cross_y), lw=2, color=VALUE)
+    text(ax, (ce + mem_x) / 2, mem_y - 13, "memory (B, S, C) → K, V", size=14, weight="bold",
+         color=VALUE)
+    text(ax, cd - 8, (dec["cross"][1] + dec["an1"][0]) / 2, "Q", size=13, ha="right",
+         color=QUERY, weight="bold")
+
+    # decoder output: the unembedding, then softmax
+    box(ax, cd - bw / 2, 128, bw, 38, "Linear C → V", "unembed", fill=PLAIN_FILL)
+    arrow(ax, (cd, dec["an3"][0]), (cd, 166))
+    box(ax, cd - bw / 2, 76, bw, 36, "Softmax", None, fill=YELLOW)
+    arrow(ax, (cd, 128), (cd, 112))
+    arrow(ax, (cd, 76), (cd, 64))
+    text(ax, cd, 52, "next-token probabilities (B, T, V)", size=14, weight="bold")
+    text(ax, cd + bw / 2 + 6, 147, "logits", size=12, color=GREY, ha="left")
+
+    # embeddings + positions, under each stack
+    for c, side, tok, emb, pos, length in ((ce, "src", "src  (B, S)", "src_embed", "src_pos", "S"),
+                                           (cd, "tgt", "tgt  (B, T)", "tgt_embed", "tgt_pos", "T")):
+        add_y = bottom + 24
+        add(ax, c, add_y)
+        for bx, title, code, label in ((c - 75, "Token embedding", emb, tok),
+                                       (c + 75, "Positions", pos, f"0 … {length}−1")):
+            box(ax, bx - 70, 606, 140, 40, title, code, fill=DARK, color="white", size=13)
+            arrow(ax, (bx, 606), (bx, add_y), (c + (-11 if bx < c else 11), add_y))
+            text(ax, bx, 664, label, size=13, weight="bold")
+    text(ax, cd, 684, "(the target so far, shifted right)", size=12, color=GREY)
+    caption(ax, W / 2, H_FIG - 24, "N = config.num_layers blocks in each stack; every block "
+            "maps (B, T, C) to (B, T, C).")
+    return save(fig, "transformer", png_dir)
+
+
+DIAGRAMS = {"transformer": transformer, "multihead_split": multihead_split, "pre_post_norm": pre_post_norm}
 
 
 def main(argv=None):
