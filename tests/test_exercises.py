@@ -389,3 +389,129 @@ def test_check_decoder_block(kwargs, passed, words):
     fn = (lambda *args: None) if kwargs is None else (lambda *args: _decoder(*args, **kwargs))
     result = ex.check_decoder_block(fn)
     assert result.passed is passed and words in result.message, result.message
+
+
+# Notebook 06: GELU, the MLP, the pre- and post-norm wirings, the encoder block
+
+def erf_gelu(x):
+    return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (erf_gelu, True, "exact GELU"),
+    (torch.nn.functional.gelu, True, "exact GELU"),
+    (torch.relu, False, "ReLU"),
+    (lambda x: torch.nn.functional.gelu(x, approximate="tanh"), False, "tanh approximation"),
+    (lambda x: x * torch.sigmoid(1.702 * x), False, "sigmoid approximation"),
+    (torch.nn.functional.silu, False, "SiLU"),
+    (lambda x: erf_gelu(x) + 0.1, False, "wrong values"),
+    (lambda x: 0.5 * (1 + torch.erf(x / math.sqrt(2))), False, "without multiplying by x"),
+    (lambda x: 0.5 * x * (1 + torch.erf(x)), False, "forgot the √2"),
+    (lambda x: x * (1 + torch.erf(x / math.sqrt(2))), False, "forgot the ½"),
+    (lambda x: None, False, "Not done yet"),
+])
+def test_check_gelu(fn, passed, words):
+    result = ex.check_gelu(fn)
+    assert result.passed is passed and words in result.message, result.message
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda x, up, down: down(erf_gelu(up(x))), True, "exact GELU"),
+    (lambda x, up, down: down(torch.relu(up(x))), False, "ReLU"),
+    (lambda x, up, down: down(torch.nn.functional.gelu(up(x), approximate="tanh")), False,
+     "tanh approximation"),
+    (lambda x, up, down: down(up(x) * torch.sigmoid(1.702 * up(x))), False, "sigmoid"),
+    (lambda x, up, down: down(up(x)), False, "activation is missing"),
+    (lambda x, up, down: erf_gelu(down(up(x))), False, "wrong place"),
+    (lambda x, up, down: erf_gelu(down(erf_gelu(up(x)))), False, "GELU twice"),
+    (lambda x, up, down: x + down(erf_gelu(up(x))), False, "added the residual"),
+    (lambda x, up, down: up(erf_gelu(down(x))), False, "Up and down are swapped"),
+    (lambda x, up, down: None, False, "Not done yet"),
+])
+def test_check_mlp(fn, passed, words):
+    result = ex.check_mlp(fn)
+    assert result.passed is passed and words in result.message, result.message
+
+
+def ln(x, gamma, beta, dim=-1):
+    mean, var = x.mean(dim, keepdim=True), x.var(dim, keepdim=True, unbiased=False)
+    return (x - mean) / torch.sqrt(var + 1e-5) * gamma + beta
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda x, f, g, b: x + f(ln(x, g, b)), True, "pre-norm"),
+    (lambda x, f, g, b: x + f(torch.nn.functional.layer_norm(x, (6,), g, b)), True, "pre-norm"),
+    (lambda x, f, g, b: f(ln(x, g, b)), False, "residual is missing"),
+    (lambda x, f, g, b: ln(x + f(x), g, b), False, "That is post-norm"),
+    (lambda x, f, g, b: ln(x, g, b) + f(ln(x, g, b)), False, "carry the raw x"),
+    (lambda x, f, g, b: x + f(x), False, "LayerNorm is missing"),
+    (lambda x, f, g, b: x + f(ln(x, g, b, dim=-2)), False, "over the sequence"),
+    (lambda x, f, g, b: x + f(ln(x, g, b, dim=0)), False, "over the batch"),
+    (lambda x, f, g, b: None, False, "Not done yet"),
+])
+def test_check_pre_norm(fn, passed, words):
+    result = ex.check_pre_norm(fn)
+    assert result.passed is passed and words in result.message, result.message
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda x, f, g, b: ln(x + f(x), g, b), True, "post-norm"),
+    (lambda x, f, g, b: ln(f(x), g, b), False, "residual is missing"),
+    (lambda x, f, g, b: x + f(ln(x, g, b)), False, "That is pre-norm"),
+    (lambda x, f, g, b: x + f(x), False, "LayerNorm is missing"),
+    (lambda x, f, g, b: x + ln(f(x), g, b), False, "before the sum"),
+    (lambda x, f, g, b: ln(x + f(x), g, b, dim=-2), False, "over the sequence"),
+    (lambda x, f, g, b: ln(x + f(x), g, b, dim=0), False, "over the batch"),
+    (lambda x, f, g, b: None, False, "Not done yet"),
+])
+def test_check_post_norm(fn, passed, words):
+    result = ex.check_post_norm(fn)
+    assert result.passed is passed and words in result.message, result.message
+
+
+def _encoder(block, x, wiring="pre"):
+    attn = lambda h: block.attn(h)[0]  # noqa: E731
+    mlp, n1, n2 = block.mlp, block.norm1, block.norm2
+    if wiring == "post":
+        h = n1(x + attn(x))
+        return n2(h + mlp(h))
+    if wiring == "mlp first":
+        h = x + mlp(n2(x))
+        return h + attn(n1(h))
+    if wiring == "mlp first, norm1":
+        h = x + mlp(n1(x))
+        return h + attn(n2(h))
+    if wiring == "tuple":
+        return x + block.attn(n1(x))
+    r1, r2 = int(wiring not in ("no r1", "no r")), int(wiring not in ("no r2", "no r"))
+    norm1, norm2 = {"swapped": (n2, n1), "norm1 twice": (n1, n1),
+                    "no norms": (nn_id, nn_id)}.get(wiring, (n1, n2))
+    h = r1 * x + attn(norm1(x))
+    mlp_in = x if wiring == "parallel" else h
+    return r2 * (x if wiring == "x residual" else h) + mlp(norm2(mlp_in))
+
+
+def nn_id(h):
+    return h
+
+
+@pytest.mark.parametrize("wiring, passed, words", [
+    ("pre", True, "Matches helpers.EncoderBlock"),
+    ("post", False, "post-norm"),
+    ("no r1", False, "residual around attention"),
+    ("no r2", False, "residual around the MLP"),
+    ("no r", False, "Both residuals"),
+    ("swapped", False, "LayerNorms are swapped"),
+    ("norm1 twice", False, "norm1 twice"),
+    ("no norms", False, "LayerNorms are missing"),
+    ("parallel", False, "MLP reads the block's input x"),
+    ("x residual", False, "second residual adds the block's input"),
+    ("mlp first", False, "The MLP comes first:"),
+    ("mlp first, norm1", False, "The MLP comes first (with norm1)"),
+    ("tuple", False, "take its first item"),
+    (None, False, "Not done yet"),
+])
+def test_check_encoder_block(wiring, passed, words):
+    fn = (lambda block, x: None) if wiring is None else (lambda block, x: _encoder(block, x, wiring))
+    result = ex.check_encoder_block(fn)
+    assert result.passed is passed and words in result.message, result.message
