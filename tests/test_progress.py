@@ -146,3 +146,24 @@ def test_two_notebooks_writing_at_once_keep_each_others_updates(tmp_path):
         assert w.exitcode == 0
     cards = json.loads(path.read_text())["cards"]
     assert len(cards) == 300  # without the lock, one writer overwrites the other's cards
+
+
+def test_a_passed_exercise_check_is_recorded_in_the_progress_file(tmp_path, monkeypatch):
+    from helpers import exercises
+
+    monkeypatch.setenv("COURSE_PROGRESS", str(tmp_path / "progress.json"))
+    exercises.check_softmax(lambda x: None)  # not done yet: nothing recorded
+    assert Progress().passed_exercises() == []
+    exercises.check_softmax(lambda x: x.softmax(-1))
+    assert Progress().passed_exercises() == ["01/check_softmax"]
+
+
+def test_an_unwritable_progress_file_costs_a_warning_not_the_answer(tmp_path, monkeypatch):
+    from helpers import exercises
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("COURSE_PROGRESS", str(blocker / "progress.json"))  # not a folder
+    with pytest.warns(UserWarning, match="could not record this exercise"):
+        result = exercises.check_softmax(lambda x: x.softmax(-1))
+    assert result.passed
