@@ -401,7 +401,108 @@ def transformer(png_dir=None):
     return save(fig, "transformer", png_dir)
 
 
-DIAGRAMS = {"transformer": transformer, "multihead_split": multihead_split, "pre_post_norm": pre_post_norm}
+def prenorm_column(ax, cx, bw, top, sublayers, bh=38, gap=12, branch_gap=20, skip_dx=24,
+                   norm_gap=12):
+    """A pre-norm residual column, top down: for each sublayer (norm, layer) a +, the
+    layer, its norm, and the branch point below. sublayers: [(norm_title, norm_code,
+    layer_title, layer_code, fill)], last sub-layer first (top). Returns ({name: (top,
+    bottom)}, y of the bottom branch): the skip connections are drawn, the main line too."""
+    spans, y = {}, top
+    plus_r = 11
+    items = []
+    for norm_title, norm_code, title, code, fill in sublayers:
+        items.append(("+", y + plus_r))
+        y += 2 * plus_r + gap
+        lines = 1 if isinstance(code, str) else len(code)
+        h = bh + 18 * (lines - 1)
+        box(ax, cx - bw / 2, y, bw, h, title, code, fill=fill)
+        spans[title] = (y, y + h)
+        items.append((title, y))
+        y += h + norm_gap
+        box(ax, cx - bw / 2, y, bw, bh, norm_title, norm_code, fill=NORM_FILL)
+        spans[norm_title + norm_code] = (y, y + bh)
+        y += bh
+        branch = y + branch_gap / 2 + 2
+        y += branch_gap + 4
+        # main line: branch -> norm -> layer -> +
+        arrow(ax, (cx, branch), (cx, y - branch_gap - 4))
+        arrow(ax, (cx, y - branch_gap - 4 - bh), (cx, spans[title][1]))
+        arrow(ax, (cx, spans[title][0]), (cx, items[-2][1] + plus_r))
+        add(ax, cx, items[-2][1])
+        residual(ax, (cx, branch), cx - bw / 2 - skip_dx, (cx - plus_r, items[-2][1]), lw=2)
+        spans["branch " + title] = branch
+        spans["+ " + title] = items[-2][1]
+    return spans, branch
+
+
+def causal_grid(ax, x, y, n=5, cell=14, S=None):
+    """The (T, S) causal mask as a grid, top left at (x, y): teal = may attend (True),
+    light grey = blocked. With S > n the n queries are the last ones (a cache)."""
+    S = n if S is None else S
+    for t in range(n):
+        for s_ in range(S):
+            allowed = s_ <= t + S - n
+            ax.add_patch(Rectangle((x + s_ * cell, y + t * cell), cell, cell,
+                                   facecolor=KEY if allowed else "#e6e6e6", edgecolor="white",
+                                   lw=1))
+
+
+def decoder_block(png_dir=None):
+    W, H_FIG = 760, 750
+    fig, ax = canvas(W, H_FIG)
+    cx, bw = 300, 310
+    text(ax, 20, 24, "The decoder block: helpers.DecoderBlock (pre-norm, the default)",
+         size=17, weight="bold", ha="left")
+    formulas = ["x = x + self_attn(norm1(x), mask=causal_mask(T))",
+                "x = x + cross_attn(norm2(x), memory, memory_mask)",
+                "x = x + mlp(norm3(x))"]
+    for i, f in enumerate(formulas):
+        text(ax, 20, 56 + 20 * i, f, size=14, mono=True, ha="left")
+    text(ax, cx, 130, "out  (B, T, C)", size=14, weight="bold")
+    spans, branch = prenorm_column(ax, cx, bw, 156, norm_gap=22, sublayers=[
+        ("LayerNorm", "norm3: helpers.LayerNorm", "MLP", "mlp: helpers.MLP", MLP_FILL),
+        ("LayerNorm", "norm2: helpers.LayerNorm", "Cross-attention",
+         "cross_attn: helpers.MultiHeadAttention", CROSS_FILL),
+        ("LayerNorm", "norm1: helpers.LayerNorm", "Masked self-attention",
+         "self_attn: helpers.MultiHeadAttention", ATTN_FILL),
+    ])
+    arrow(ax, (cx, spans["+ MLP"] - 11), (cx, 142))
+    x_label = branch + 30
+    arrow(ax, (cx, x_label - 12), (cx, branch))
+    text(ax, cx, x_label, "x  (B, T, C): the target so far", size=14, weight="bold")
+    # memory from the encoder -> keys and values of cross-attention
+    cross_top, cross_bottom = spans["Cross-attention"]
+    cross_y = (cross_top + cross_bottom) / 2
+    mx = 560
+    box(ax, mx, cross_y - 22, 180, 44, "memory  (B, S, C)", "the encoder's output",
+        fill=VALUE, color="white", size=14)
+    arrow(ax, (mx, cross_y), (cx + bw / 2, cross_y), lw=2, color=VALUE)
+    text(ax, (mx + cx + bw / 2) / 2, cross_y - 11, "K, V", size=14, weight="bold", color=VALUE)
+    text(ax, mx + 90, cross_y + 38, "memory_mask (B, 1, S):", size=13, color=GREY)
+    text(ax, mx + 90, cross_y + 56, "hides padded source tokens", size=13, color=GREY)
+    norm2_top = spans["LayerNormnorm2: helpers.LayerNorm"][0]
+    text(ax, cx + 8, (cross_bottom + norm2_top) / 2, "Q", size=13, weight="bold",
+         color=QUERY, ha="left")
+    # the causal mask beside the masked self-attention
+    self_top, self_bottom = spans["Masked self-attention"]
+    self_y = (self_top + self_bottom) / 2
+    n, cell = 5, 15
+    gx, gy = mx - 14, self_y - n * cell / 2 + 6
+    causal_grid(ax, gx, gy, n, cell)
+    text(ax, gx + n * cell + 10, gy + 10, "causal_mask(T)", size=13, mono=True, ha="left")
+    text(ax, gx + n * cell + 10, gy + 30, "(T, T), True =", size=13, color=GREY, ha="left")
+    text(ax, gx + n * cell + 10, gy + 48, "may attend", size=13, color=GREY, ha="left")
+    text(ax, gx + n * cell / 2, gy - 10, "keys →", size=12, color=GREY)
+    arrow(ax, (gx - 6, self_y), (cx + bw / 2, self_y), lw=1.5)
+    for i, line in enumerate([
+            "forward(x, memory, memory_mask) returns out (B, T, C) and, with need_weights=True,",
+            "the self-attention weights (B, H, T, T) and the cross-attention weights (B, H, T, S).",
+            "norm_first=False gives the paper's post-norm: x = norm1(x + self_attn(x, mask)), …"]):
+        caption(ax, W / 2, H_FIG - 62 + 20 * i, line)
+    return save(fig, "decoder_block", png_dir)
+
+
+DIAGRAMS = {"decoder_block": decoder_block, "transformer": transformer, "multihead_split": multihead_split, "pre_post_norm": pre_post_norm}
 
 
 def main(argv=None):
