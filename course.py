@@ -47,6 +47,7 @@ COMMANDS = {
     "test": ["-m", "pytest"],
     "measure": ["tools/run_notebooks.py"],
     "claims": ["tools/check_claims_fail.py"],
+    "progress": ["-c", "from helpers.progress import report; print(report())"],
 }
 
 
@@ -55,7 +56,8 @@ def main(argv) -> int:
         print(__doc__.strip())
         print("\nAlso: python3 course.py measure [--write]   time each notebook; --write stores outputs"
               "\n      python3 course.py claims              prove the notebooks' claims fail when "
-              "training is sabotaged")
+              "training is sabotaged"
+              "\n      python3 course.py progress            your passed exercises and due flashcards")
         return 2
     python = ensure_environment()
     command = [str(python), *COMMANDS[argv[0]], *argv[1:]]

@@ -221,3 +221,34 @@ def _locked(lock_path: Path):
                 yield
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def report(progress: Progress | None = None) -> str:
+    """A table of each notebook's passed exercises and due flashcards
+    (``python3 course.py progress``)."""
+    from helpers import exercises  # imported here: they import this module
+    from helpers.exercises._common import NOTEBOOK_OF_MODULE
+    from helpers.flashcards import load_cards
+
+    progress = progress or Progress()
+    state, today = progress.read(), progress.today()
+    checks = {}
+    for name in exercises.__all__:
+        if name.startswith("check_"):
+            module = getattr(exercises, name).__module__.rsplit(".", 1)[-1]
+            checks.setdefault(NOTEBOOK_OF_MODULE[module], []).append(name)
+    cards = {}
+    for card in load_cards():
+        cards.setdefault(card["notebook"], []).append(card["id"])
+    lines = [f"Progress file: {progress.path}", "",
+             f"{'notebook':>8}  {'exercises passed':>16}  {'cards due today':>15}  "
+             f"{'cards learnt':>12}"]
+    for notebook in sorted(set(checks) | set(cards)):
+        passed = sum(f"{notebook}/{c}" in state["exercises"] for c in checks.get(notebook, []))
+        ids = cards.get(notebook, [])
+        due = sum(card_is_due(state["cards"].get(c), today) for c in ids)
+        learnt = sum(state["cards"].get(c, {}).get("box", 1) > 1 for c in ids)
+        lines.append(f"{notebook:>8}  {passed:>9} of {len(checks.get(notebook, [])):<4}  "
+                     f"{due:>8} of {len(ids):<4}  {learnt:>5} of {len(ids)}")
+    lines += ["", "Review what is due: `helpers.Flashcards(due_only=True)` in any notebook."]
+    return "\n".join(lines)

@@ -167,3 +167,20 @@ def test_an_unwritable_progress_file_costs_a_warning_not_the_answer(tmp_path, mo
     with pytest.warns(UserWarning, match="could not record this exercise"):
         result = exercises.check_softmax(lambda x: x.softmax(-1))
     assert result.passed
+
+
+def test_the_report_counts_passed_exercises_and_due_cards(tmp_path):
+    from helpers import exercises
+    from helpers.flashcards import load_cards
+
+    p = store(tmp_path)
+    p.record_exercise("01", "check_softmax", passed=True)
+    cards = [c["id"] for c in load_cards("01")]
+    p.review(cards[0], knew=True)
+    p.review(cards[1], knew=False)  # reviewed, but due again tomorrow: not learnt
+    checks = [n for n in exercises.__all__ if n.startswith("check_")
+              and getattr(exercises, n).__module__.endswith(".soft_lookup")]
+    row = next(line for line in progress.report(p).splitlines() if line.split()[:1] == ["01"])
+    n = len(cards)
+    assert row.split() == ["01", "1", "of", str(len(checks)), str(n - 2), "of", str(n),
+                           "1", "of", str(n)]
