@@ -502,7 +502,62 @@ def decoder_block(png_dir=None):
     return save(fig, "decoder_block", png_dir)
 
 
-DIAGRAMS = {"decoder_block": decoder_block, "transformer": transformer, "multihead_split": multihead_split, "pre_post_norm": pre_post_norm}
+def gpt(png_dir=None):
+    W, H_FIG = 760, 730
+    fig, ax = canvas(W, H_FIG)
+    cx, bw = 440, 300
+    text(ax, 20, 24, "GPT: helpers.GPT", size=18, weight="bold", ha="left")
+    text(ax, 20, 48, "helpers/gpt.py", size=13, mono=True, ha="left", color=GREY)
+    text(ax, cx, 52, "logits  (B, T, V): the next token, at every position", size=14,
+         weight="bold")
+    box(ax, cx - bw / 2, 72, bw, 42, "Tied unembedding", "h @ self.token.weight.T",
+        fill=DARK, color="white")
+    arrow(ax, (cx, 72), (cx, 64))
+    box(ax, cx - bw / 2, 132, bw, 38, "LayerNorm", "final_norm: helpers.LayerNorm",
+        fill=NORM_FILL)
+    arrow(ax, (cx, 132), (cx, 114))
+    stack_top = 198
+    spans, branch = prenorm_column(ax, cx, bw, stack_top + 16, [
+        ("LayerNorm", "norm2: helpers.LayerNorm", "MLP", "mlp: helpers.MLP", MLP_FILL),
+        ("LayerNorm", "norm1: helpers.LayerNorm", "Causal self-attention",
+         ["attn: helpers.MultiHeadAttention", "mask = causal_mask(T, S)"], ATTN_FILL),
+    ])
+    stack_bottom = branch + 16
+    stack(ax, cx - bw / 2 - 38, stack_top, cx + bw / 2 + 14, stack_bottom, None, "right")
+    text(ax, cx + 8, stack_top - 14, "helpers.GPTBlock", size=12, mono=True, ha="left")
+    arrow(ax, (cx, spans["+ MLP"] - 11), (cx, 170))
+    text(ax, cx + bw / 2 + 42, (stack_top + stack_bottom) / 2 + 26, "num_layers", size=12,
+         mono=True, color=GREY)
+    # token embedding + learned positions
+    add_y = stack_bottom + 26
+    add(ax, cx, add_y)
+    arrow(ax, (cx, add_y - 11), (cx, branch))
+    emb_top, emb_h, emb_w = add_y + 26, 42, 180
+    for bx, title, code, fill, colour, label in (
+            (cx - 95, "Token embedding", "token: E  (V, C)", DARK, "white", "idx  (B, T)"),
+            (cx + 95, "Learned positions", "position", PLAIN_FILL, INK, "0 … T−1")):
+        box(ax, bx - emb_w / 2, emb_top, emb_w, emb_h, title, code, fill=fill, color=colour,
+            size=13)
+        arrow(ax, (bx, emb_top), (bx, add_y), (cx + (-11 if bx < cx else 11), add_y))
+        text(ax, bx, emb_top + emb_h + 18, label, size=14, weight="bold")
+    # the tie: one matrix E, read as rows to embed, transposed to unembed
+    tie_x = cx - 95 - emb_w / 2 - 28
+    arrow(ax, (cx - 95 - emb_w / 2, emb_top + emb_h / 2), (tie_x, emb_top + emb_h / 2),
+          (tie_x, 93), (cx - bw / 2, 93), head=False, dashed=True, lw=2, color=VALUE)
+    tie_notes = ["Tied weights:", "one matrix E (V, C)", "token.weight: its rows",
+                 "embed the tokens, and", "h @ Eᵀ scores every", "token of the vocabulary",
+                 "(B, T, C) → (B, T, V)."]
+    for i, line in enumerate(tie_notes):
+        text(ax, 20, 300 + 19 * i, line, size=13, ha="left", color=VALUE if i == 0 else GREY,
+             weight="bold" if i == 0 else "normal")
+    caption(ax, W / 2, H_FIG - 44, "Pre-norm blocks: x = x + attn(norm1(x)); "
+            "x = x + mlp(norm2(x)).")
+    caption(ax, W / 2, H_FIG - 24, "Without a cache S = T; with one KVCache per block, "
+            "S = cache.length + T (fig/kv_cache.svg).")
+    return save(fig, "gpt", png_dir)
+
+
+DIAGRAMS = {"gpt": gpt, "decoder_block": decoder_block, "transformer": transformer, "multihead_split": multihead_split, "pre_post_norm": pre_post_norm}
 
 
 def main(argv=None):
