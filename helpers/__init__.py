@@ -43,6 +43,11 @@ from helpers.positional import (
 from helpers.progress import (
     Progress, ProgressFileWarning, card_is_due, leitner_interval, leitner_schedule, progress_path,
 )
+from helpers.pretrained import (
+    BertConfig, BertEmbeddings, MappingRow, PretrainedEncoder, checkpoint_problems, encode_batch,
+    load_checkpoint, load_pretrained, load_reference, load_state, load_tokenizer, mapping_table,
+    mean_pool, model_path, reference_outputs, sentence_embedding, weight_mapping,
+)
 from helpers.reproducibility import ClaimFailed, expect, seed_everything
 from helpers.tasks import (
     char_vocabulary, date_task, encode_chars, encode_reviews, reverse_task, review_task,
@@ -67,25 +72,25 @@ from helpers.windows import (
 )
 
 __all__ = [
-    "AttentionExplorer", "Augmented", "BPETokenizer", "ClaimFailed", "DecoderBlock",
+    "AttentionExplorer", "Augmented", "BPETokenizer", "BertConfig", "BertEmbeddings", "ClaimFailed", "DecoderBlock",
     "Encoder", "EncoderBlock", "EncoderConfig", "EncoderDecoder", "Flashcards", "GPT", "GPTBlock",
-    "GPTConfig", "History", "KVCache", "LayerNorm", "LearnedPositions", "MLP", "MaskLab",
-    "MultiHeadAttention", "PatchMerging", "PositionExplorer", "Progress", "ProgressFileWarning", "RandomShift",
+    "GPTConfig", "History", "KVCache", "LayerNorm", "LearnedPositions", "MLP", "MappingRow", "MaskLab",
+    "MultiHeadAttention", "PatchMerging", "PositionExplorer", "PretrainedEncoder", "Progress", "ProgressFileWarning", "RandomShift",
     "ReceptiveFieldExplorer", "SamplingExplorer", "SelfAttention", "Seq2SeqConfig",
     "SinusoidalPositions", "SmallCNN", "SoftLookupExplorer", "Swin", "SwinBlock",
     "SwinConfig", "ViT", "ViTConfig", "ViTExplorer", "WindowAttention", "accuracy",
     "alibi_bias", "alibi_slopes", "attention_rollout", "attention_weight_counts",
-    "beam_search", "card_is_due", "causal_mask", "char_vocabulary", "check_feature_map", "check_images",
+    "beam_search", "card_is_due", "causal_mask", "char_vocabulary", "check_feature_map", "check_images", "checkpoint_problems",
     "combine", "copy_attention_to_torch", "copy_decoder_block_to_torch",
-    "copy_encoder_block_to_torch", "copy_vit_to_torchvision", "date_task", "encode_chars",
+    "copy_encoder_block_to_torch", "copy_vit_to_torchvision", "date_task", "encode_batch", "encode_chars",
     "encode_reviews", "expect", "figure_to_png", "fit", "from_pytorch", "generate",
-    "greedy_decode", "leitner_interval", "leitner_schedule", "load_cards", "load_digits_split", "mean_attention_distance", "merge",
+    "greedy_decode", "leitner_interval", "leitner_schedule", "load_cards", "load_checkpoint", "load_digits_split", "load_pretrained", "load_reference", "load_state", "load_tokenizer", "mapping_table", "mean_attention_distance", "mean_pool", "merge", "model_path",
     "padding_mask", "padding_mask_from_tokens", "pair_counts", "patch_distances",
-    "patchify", "plot_attention", "plot_history", "position_similarity", "progress_path", "receptive_field",
+    "patchify", "plot_attention", "plot_history", "position_similarity", "progress_path", "receptive_field", "reference_outputs",
     "relative_position_index", "relative_similarity", "reverse_task", "review_task",
     "review_vocabulary", "rotary", "sample_next", "scaled_dot_product_attention",
-    "seed_everything", "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding",
+    "seed_everything", "sentence_embedding", "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding",
     "subsample", "to_pytorch", "top_k_filter", "torchvision_patch_merging",
     "torchvision_vit", "torchvision_window_attention", "two_corners_task",
-    "vit_b_16_reference", "window_connections", "window_partition", "window_reverse",
+    "vit_b_16_reference", "weight_mapping", "window_connections", "window_partition", "window_reverse",
 ]

@@ -26,6 +26,7 @@ class EncoderConfig:
     num_layers: int = 2  # N blocks (6 in both 2017 models; BERT-base 12, BERT-large 24)
     norm_first: bool = True  # pre-norm (True) or post-norm (False)
     rope: bool = False  # rotary position embeddings inside attention
+    norm_eps: float = 1e-5  # the LayerNorms' epsilon (BERT's checkpoints use 1e-12)
 
 
 class LayerNorm(nn.Module):
@@ -77,9 +78,9 @@ class EncoderBlock(nn.Module):
         self.d_model, self.norm_first = config.d_model, config.norm_first
         self.attn = MultiHeadAttention(d_model=config.d_model, num_heads=config.num_heads,
                                        rope=config.rope)
-        self.norm1 = LayerNorm(config.d_model)
+        self.norm1 = LayerNorm(config.d_model, config.norm_eps)
         self.mlp = MLP(config.d_model, config.d_ff)
-        self.norm2 = LayerNorm(config.d_model)
+        self.norm2 = LayerNorm(config.d_model, config.norm_eps)
 
     def forward(self, x, mask=None, bias=None, need_weights=False):
         check_width("x", x, self.d_model, "(B, T, C)")
@@ -107,7 +108,8 @@ class Encoder(nn.Module):
         super().__init__()
         self.config = config
         self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.num_layers))
-        self.final_norm = LayerNorm(config.d_model) if config.norm_first else nn.Identity()
+        self.final_norm = (LayerNorm(config.d_model, config.norm_eps) if config.norm_first
+                           else nn.Identity())
 
     def forward(self, x, mask=None, bias=None, need_weights=False):
         check_width("x", x, self.config.d_model, "(B, T, C)")

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from helpers._checks import check_positive_int, check_same_dtype, check_tensor, shape_str
+from helpers._torchvision import import_torchvision
 from helpers.encoder import Encoder, EncoderConfig
 
 
@@ -133,30 +134,10 @@ class ViT(nn.Module):
 
 
 def _import_torchvision_models():
-    """torchvision.models, also where torchvision's compiled operators cannot load.
-
-    A torchvision wheel built for CUDA beside a CPU-only torch cannot load its C++ operators
-    (nms, roi_align, ...); torchvision 0.28 then fails on import while registering ``nms``.
-    The Vision Transformer uses none of them, so we declare the two operator names it
-    registers unconditionally and import again. On a matching install nothing is changed.
-    """
-    try:
-        return importlib.import_module("torchvision.models")
-    except RuntimeError as error:
-        if "torchvision::nms" not in str(error):
-            raise
-    import sys
-
-    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
-        del sys.modules[name]  # the half-imported package
-    global _TORCHVISION_STUBS
-    _TORCHVISION_STUBS = torch.library.Library("torchvision", "DEF")
-    for op in ("nms", "qnms"):
-        _TORCHVISION_STUBS.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    """torchvision.models, also where torchvision's compiled operators cannot load
+    (the workaround lives in ``helpers._torchvision``)."""
+    import_torchvision()
     return importlib.import_module("torchvision.models")
-
-
-_TORCHVISION_STUBS = None
 
 
 def torchvision_vit(config: ViTConfig):
