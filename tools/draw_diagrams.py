@@ -557,7 +557,107 @@ def gpt(png_dir=None):
     return save(fig, "gpt", png_dir)
 
 
-DIAGRAMS = {"gpt": gpt, "decoder_block": decoder_block, "transformer": transformer, "multihead_split": multihead_split, "pre_post_norm": pre_post_norm}
+def cell(ax, x, y, size, state, colour, label="", label_colour="white"):
+    """One token's vector: 'new' computed this step (solid), 'cached' read from the cache
+    (a light tint), 'absent' not needed (dashed outline)."""
+    if state == "absent":
+        ax.add_patch(Rectangle((x + 1, y + 1), size - 2, size - 2, facecolor="none",
+                               edgecolor="#aaaaaa", lw=1, linestyle=(0, (3, 2))))
+        return
+    ax.add_patch(Rectangle((x, y), size, size, facecolor=colour, edgecolor="white", lw=1.5,
+                           alpha=1.0 if state == "new" else 0.35))
+    if label:
+        text(ax, x + size / 2, y + size / 2, label, size=12, weight="bold",
+             color=label_colour if state == "new" else INK)
+
+
+def kv_cache(png_dir=None):
+    W, H_FIG = 760, 560
+    fig, ax = canvas(W, H_FIG)
+    t, c = 6, 28  # tokens so far, cell size
+    text(ax, 20, 22, "Generating with a key/value cache: step t (here t = 6), one layer",
+         size=17, weight="bold", ha="left")
+    tok_x, qkv_x, grid_x, cost_x = 20, 256, 484, 596
+    g = 16  # score cell size
+    panels = [
+        (56, False, "Without a cache: every step reruns all T = t tokens",
+         "generate(model, idx, n, use_cache=False): model(idx[:, -block_size:])",
+         "idx  (B, T)", "q, k, v  (B, H, T, D)", "scores (T, T)",
+         "all recomputed", "last row used",
+         ["this step: t tokens", "in every layer,", "t × t scores.",
+          "n steps: ~n²/2 tokens,", "~n³/3 scores."]),
+        (292, True, "With a KVCache: each step runs only the new token",
+         "generate(model, idx, n): caches = model.new_caches(); model(step_input, caches)",
+         "step_input  (B, 1)", "q (B, H, 1, D); cache (B, H, S, D)", "scores (1, S)",
+         "cache.append(k, v)", "causal_mask(1, S)",
+         ["this step: 1 token", "in every layer,", "1 × S scores, S = t.",
+          "n steps: n tokens,", "~n²/2 scores."]),
+    ]
+    for y0, cached, title, code, tok_label, qkv_label, grid_label, qkv_note, grid_note, \
+            cost in panels:
+        text(ax, 20, y0, title, size=15, weight="bold", ha="left")
+        text(ax, 20, y0 + 21, code, size=12, mono=True, ha="left", color=GREY)
+        rows = [y0 + 58 + i * (c + 6) for i in range(3)]  # q, k, v rows (top edges)
+        mid = rows[1] + c / 2
+        text(ax, tok_x + t * c / 2, y0 + 45, tok_label, size=13, weight="bold")
+        for i in range(t):
+            state = "cached" if cached and i < t - 1 else "new"
+            if cached and i < t - 1:
+                cell(ax, tok_x + i * c, rows[1], c, "absent", None)
+                text(ax, tok_x + i * c + c / 2, mid, str(i + 1), size=12, color="#999999")
+            else:
+                cell(ax, tok_x + i * c, rows[1], c, state, DARK, str(i + 1))
+        arrow(ax, (tok_x + t * c + 6, mid), (qkv_x - 8, mid))
+        text(ax, (tok_x + t * c + qkv_x) / 2, mid - 12, "in_proj", size=12, mono=True)
+        text(ax, qkv_x + t * c / 2, y0 + 45, qkv_label, size=13, weight="bold")
+        for row, (colour, name) in zip(rows, ((QUERY, "q"), (KEY, "k"), (VALUE, "v"))):
+            for i in range(t):
+                new = not cached or i == t - 1
+                state = "new" if new else "absent" if name == "q" else "cached"
+                cell(ax, qkv_x + i * c, row, c, state, colour, f"{name}{i + 1}")
+        if cached:  # frame the two cache rows
+            ax.add_patch(Rectangle((qkv_x - 3, rows[1] - 3), t * c + 6, 2 * c + 12,
+                                   facecolor="none", edgecolor=INK, lw=1.2))
+        text(ax, qkv_x + t * c / 2, rows[2] + c + 16, qkv_note, size=13,
+             mono=cached, color=GREY)
+        arrow(ax, (qkv_x + t * c + 8, mid), (grid_x - 8, mid))
+        # the scores: (T, T) causal, or one row (1, S)
+        text(ax, grid_x + t * g / 2, y0 + 45, grid_label, size=13, weight="bold")
+        gy = rows[0] + 3
+        for q_ in range(t):
+            for k_ in range(t):
+                if cached and q_ < t - 1:
+                    continue
+                allowed = k_ <= q_
+                ax.add_patch(Rectangle((grid_x + k_ * g, gy + q_ * g), g, g,
+                                       facecolor=KEY if allowed else "#e6e6e6",
+                                       edgecolor="white", lw=1))
+        if cached:
+            ax.add_patch(Rectangle((grid_x, gy), t * g, (t - 1) * g, facecolor="none",
+                                   edgecolor="#aaaaaa", lw=1, linestyle=(0, (3, 2))))
+        ax.add_patch(Rectangle((grid_x - 1, gy + (t - 1) * g - 1), t * g + 2, g + 2,
+                               facecolor="none", edgecolor=QUERY, lw=2))
+        text(ax, grid_x + t * g / 2, rows[2] + c + 16, grid_note, size=13, mono=cached,
+             color=GREY)
+        for i, line in enumerate(cost):
+            text(ax, cost_x, y0 + 48 + 19 * i, line, size=13, ha="left",
+                 weight="bold" if i < 3 else "normal", color=INK if i < 3 else GREY)
+    ax.plot([20, W - 20], [270, 270], color="#cccccc", lw=1)
+    # legend
+    ly = H_FIG - 40
+    cell(ax, 20, ly - 9, 18, "new", KEY)
+    text(ax, 44, ly, "computed this step", size=13, ha="left")
+    cell(ax, 200, ly - 9, 18, "cached", KEY)
+    text(ax, 224, ly, "read from the cache", size=13, ha="left")
+    cell(ax, 390, ly - 9, 18, "absent", None)
+    text(ax, 414, ly, "not needed", size=13, ha="left")
+    ax.add_patch(Rectangle((530, ly - 9), 18, 18, facecolor="none", edgecolor=QUERY, lw=2))
+    text(ax, 554, ly, "the row that predicts", size=13, ha="left")
+    text(ax, 554, ly + 17, "the next token", size=13, ha="left")
+    return save(fig, "kv_cache", png_dir)
+
+
+DIAGRAMS = {"kv_cache": kv_cache, "gpt": gpt, "decoder_block": decoder_block, "transformer": transformer, "multihead_split": multihead_split, "pre_post_norm": pre_post_norm}
 
 
 def main(argv=None):
