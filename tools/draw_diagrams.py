@@ -24,7 +24,7 @@ import matplotlib
 
 matplotlib.use("svg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Polygon, Rectangle  # noqa: E402
+from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Rectangle  # noqa: E402
 from matplotlib.path import Path as MplPath  # noqa: E402
 
 FIG = Path(__file__).resolve().parent.parent / "fig"
@@ -61,7 +61,7 @@ def setup():
 
 def canvas(width, height):
     """A figure whose data units are SVG pixels, origin top left, y pointing down."""
-    fig = plt.figure(figsize=(width / 72, height / 72))
+    fig = plt.figure(figsize=(width / 72, height / 72), dpi=72)  # one display unit = 1 px
     ax = fig.add_axes([0, 0, 1, 1])
     ax.set_xlim(0, width)
     ax.set_ylim(height, 0)
@@ -104,12 +104,6 @@ def arrow(ax, *points, color=INK, lw=1.5, head=True, dashed=False, zorder=1):
                                  joinstyle="miter", capstyle="butt", zorder=zorder))
 
 
-def curve(ax, start, end, rad=0.3, color=INK, lw=1.5):
-    ax.add_patch(FancyArrowPatch(start, end, connectionstyle=f"arc3,rad={rad}",
-                                 arrowstyle="-|>,head_length=7,head_width=3.5", color=color,
-                                 lw=lw, mutation_scale=1, shrinkA=0, shrinkB=0))
-
-
 def add(ax, x, y, r=11):
     """The residual addition: a circled plus."""
     ax.add_patch(Circle((x, y), r, facecolor="white", edgecolor=INK, lw=1.5, zorder=3))
@@ -122,11 +116,19 @@ def caption(ax, x, y, s, size=13):
 
 
 def save(fig, name, png_dir=None):
-    """Write fig/<name>.svg (px units, no date) and optionally a PNG to look at."""
+    """Write fig/<name>.svg (px units, no date) and optionally a PNG to look at.
+    Refuses text smaller than MIN_FONT or sticking out of the picture."""
+    width, height = fig.get_figwidth() * 72, fig.get_figheight() * 72
     for t in fig.findobj(matplotlib.text.Text):
-        if t.get_text() and t.get_fontsize() < MIN_FONT:
+        if not t.get_text():
+            continue
+        if t.get_fontsize() < MIN_FONT:
             raise ValueError(f"{name}: text {t.get_text()!r} is {t.get_fontsize()} px, "
                              f"below {MIN_FONT} px")
+        extent = t.get_window_extent()  # display units: px, as the figure is at 72 dpi
+        if extent.x0 < 0 or extent.x1 > width or extent.y0 < 0 or extent.y1 > height:
+            raise ValueError(f"{name}: text {t.get_text()!r} sticks out of the "
+                             f"{width:.0f} x {height:.0f} picture")
     path = FIG / f"{name}.svg"
     fig.savefig(path, format="svg", metadata={"Date": None})
     svg = path.read_text()
@@ -253,7 +255,8 @@ def pre_post_norm(png_dir=None):
         (570, "Pre-norm (GPT-2 and later)", "config.norm_first = True (default)",
          ["x = x + Attn(LN(x))", "x = x + MLP(LN(x))"],
          ["+", "mlp", "norm2", None, "+", "attn", "norm1", None],
-         ["The residual path runs from x to out through", "+ only; LayerNorm acts on each branch."]),
+         ["The residual path runs from x to out through",
+          "+ only; LayerNorm acts on each branch."]),
     ]
     looks = {"attn": ("Multi-head attention", ATTN_FILL), "mlp": ("MLP", MLP_FILL),
              "norm1": ("LayerNorm", NORM_FILL), "norm2": ("LayerNorm", NORM_FILL)}
@@ -302,15 +305,14 @@ def column(ax, cx, bw, items):
     return spans
 
 
-def stack(ax, left, top, right, bottom, label, n_side):
-    """The N x frame around a repeated block, its class name above it beside the main line,
-    and a large "N ×" outside on the side ``n_side`` ('left' or 'right')."""
+def stack(ax, left, top, right, bottom, n_side):
+    """The frame around a block repeated N times, with a large "N ×" outside it on the
+    side ``n_side`` ('left' or 'right')."""
     ax.add_patch(FancyBboxPatch((left, top), right - left, bottom - top,
                                 boxstyle="round,pad=0,rounding_size=10", facecolor=STACK_FILL,
                                 edgecolor=GREY, lw=1.5, zorder=0))
     nx = left - 24 if n_side == "left" else right + 28
     text(ax, nx, (top + bottom) / 2, "N ×", size=18, weight="bold")
-    return label
 
 
 def transformer(png_dir=None):
@@ -348,24 +350,26 @@ def transformer(png_dir=None):
          ["attn: helpers.MultiHeadAttention", "mask = padding_mask_from_tokens"], ATTN_FILL),
     ])
     bottom = 556
-    stack(ax, ce - bw / 2 - 28, 312, ce + bw / 2 + 14, bottom, None, "left")
-    stack(ax, cd - bw / 2 - 14, 200, cd + bw / 2 + 28, bottom, None, "right")
+    stack(ax, ce - bw / 2 - 28, 312, ce + bw / 2 + 14, bottom, "left")
+    stack(ax, cd - bw / 2 - 14, 200, cd + bw / 2 + 28, bottom, "right")
     text(ax, ce - 8, 301, "helpers.EncoderBlock", size=12, mono=True, ha="right")
     text(ax, cd + 8, 187, "helpers.DecoderBlock", size=12, mono=True, ha="left")
 
     # main lines and residuals
-    for c, spans, side in ((ce, enc, -1), (cd, dec, +1)):
-        order = ["self", "an1"] + (["cross", "an2"] if spans is dec else []) + ["mlp",
-                                                                                  spans is dec and "an3" or "an2"]
+    # (sub-layer, its add & norm) bottom up; side: where the residuals run (-1 left)
+    for c, spans, side, order in ((ce, enc, -1, [("self", "an1"), ("mlp", "an2")]),
+                                  (cd, dec, +1, [("self", "an1"), ("cross", "an2"),
+                                                 ("mlp", "an3")])):
         below = bottom + 24 - 11  # the top of the embedding's +
-        for key in order:
-            arrow(ax, (c, below), (c, spans[key][1]))
-            below = spans[key][0]
         skip_x = c + side * (bw / 2 + 16)
-        for sub, norm in zip(order[::2], order[1::2]):
-            start_y = spans[sub][1] + (10 if sub == "self" else 7 if sub != "cross" else 11)
-            norm_y = sum(spans[norm]) / 2
-            residual(ax, (c, start_y), skip_x, (c + side * bw / 2, norm_y), lw=2, color=DARK)
+        for sub, norm in order:
+            arrow(ax, (c, below), (c, spans[sub][1]))
+            arrow(ax, (c, spans[sub][0]), (c, spans[norm][1]))
+            below = spans[norm][0]
+            # the residual leaves the main line just under the sub-layer
+            start_y = spans[sub][1] + (10 if sub == "self" else 11 if sub == "cross" else 7)
+            residual(ax, (c, start_y), skip_x, (c + side * bw / 2, sum(spans[norm]) / 2),
+                     lw=2, color=DARK)
     # memory: the encoder's output becomes the keys and values of every cross-attention
     mem_y, mem_x = 290, 382
     cross_y = sum(dec["cross"]) / 2
@@ -495,9 +499,12 @@ def decoder_block(png_dir=None):
     text(ax, gx + n * cell / 2, gy - 10, "keys →", size=12, color=GREY)
     arrow(ax, (gx - 6, self_y), (cx + bw / 2, self_y), lw=1.5)
     for i, line in enumerate([
-            "forward(x, memory, memory_mask) returns out (B, T, C) and, with need_weights=True,",
-            "the self-attention weights (B, H, T, T) and the cross-attention weights (B, H, T, S).",
-            "norm_first=False gives the paper's post-norm: x = norm1(x + self_attn(x, mask)), …"]):
+            "forward(x, memory, memory_mask) returns out (B, T, C) and, with "
+            "need_weights=True,",
+            "the self-attention weights (B, H, T, T) and the cross-attention weights "
+            "(B, H, T, S).",
+            "norm_first=False gives the paper's post-norm: "
+            "x = norm1(x + self_attn(x, mask)), …"]):
         caption(ax, W / 2, H_FIG - 62 + 20 * i, line)
     return save(fig, "decoder_block", png_dir)
 
@@ -523,7 +530,7 @@ def gpt(png_dir=None):
          ["attn: helpers.MultiHeadAttention", "mask = causal_mask(T, S)"], ATTN_FILL),
     ])
     stack_bottom = branch + 16
-    stack(ax, cx - bw / 2 - 38, stack_top, cx + bw / 2 + 14, stack_bottom, None, "right")
+    stack(ax, cx - bw / 2 - 38, stack_top, cx + bw / 2 + 14, stack_bottom, "right")
     text(ax, cx + 8, stack_top - 14, "helpers.GPTBlock", size=12, mono=True, ha="left")
     arrow(ax, (cx, spans["+ MLP"] - 11), (cx, 170))
     text(ax, cx + bw / 2 + 42, (stack_top + stack_bottom) / 2 + 26, "num_layers", size=12,
@@ -657,7 +664,11 @@ def kv_cache(png_dir=None):
     return save(fig, "kv_cache", png_dir)
 
 
-DIAGRAMS = {"kv_cache": kv_cache, "gpt": gpt, "decoder_block": decoder_block, "transformer": transformer, "multihead_split": multihead_split, "pre_post_norm": pre_post_norm}
+DIAGRAMS = {  # in the order of the course
+    "multihead_split": multihead_split, "pre_post_norm": pre_post_norm,
+    "transformer": transformer, "decoder_block": decoder_block, "gpt": gpt,
+    "kv_cache": kv_cache,
+}
 
 
 def main(argv=None):
