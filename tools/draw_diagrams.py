@@ -44,6 +44,20 @@ SANS = ["Helvetica", "Arial", "DejaVu Sans", "sans-serif"]
 MONO = ["DejaVu Sans Mono", "Menlo", "Consolas", "monospace"]
 MIN_FONT = 12  # px; checked for every text in ``save``
 
+TITLES = {  # each SVG's <title>: what a screen reader says, the tooltip
+    "multihead_split": ("Multi-head attention splits q, k, v into H heads of width "
+                        "D, attends in each, and merges them"),
+    "pre_post_norm": ("Post-norm normalises after each residual add; pre-norm "
+                      "normalises only the branch"),
+    "transformer": ("The encoder-decoder Transformer with the helpers class that "
+                    "implements each part"),
+    "decoder_block": ("The decoder block: masked self-attention, cross-attention "
+                      "to the encoder memory, MLP"),
+    "gpt": ("GPT: embeddings, N pre-norm blocks of causal self-attention "
+            "and MLP, final LayerNorm, tied unembedding"),
+    "kv_cache": "One generation step with and without a key/value cache",
+}
+
 
 def setup():
     plt.rcParams.update({
@@ -135,6 +149,8 @@ def save(fig, name, png_dir=None):
     # matplotlib sizes the file in pt; make one unit one px, like the hand-drawn figures.
     svg = re.sub(r'(<svg [^>]*?width=")([\d.]+)pt(" height=")([\d.]+)pt"', r'\1\2\3\4"', svg,
                  count=1)
+    # a <title>, like the hand-drawn figures: read by screen readers, shown as a tooltip
+    svg = svg.replace(" <metadata>", f" <title>{TITLES[name]}</title>\n <metadata>", 1)
     path.write_text(svg)
     if png_dir is not None:
         png_dir.mkdir(parents=True, exist_ok=True)
