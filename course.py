@@ -8,6 +8,7 @@ The virtual environment lives in .venv/ next to this file. It is (re)installed w
 requirements.txt or pyproject.toml change, and left alone otherwise.
 """
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -36,14 +37,26 @@ def ensure_environment() -> Path:
                         "--disable-pip-version-check", "-r", "requirements.txt"],
                        cwd=ROOT, check=True)
         STAMP.write_text(wanted + "\n")
+    quiet_jupyterlab()
     return venv_python()
+
+
+def quiet_jupyterlab() -> None:
+    """No "get notified about Jupyter news?" pop-up over the start page, and no update
+    checks: JupyterLab's settings overrides, inside .venv (the learner's own settings win)."""
+    overrides = VENV / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    wanted = {"@jupyterlab/apputils-extension:notification":
+              {"fetchNews": "false", "checkForUpdates": False}}
+    if not overrides.exists() or json.loads(overrides.read_text()) != wanted:
+        overrides.parent.mkdir(parents=True, exist_ok=True)
+        overrides.write_text(json.dumps(wanted, indent=2) + "\n")
 
 
 COMMANDS = {
     # Serve the whole repository (the notebooks show diagrams from ../fig) and open it on
-    # the notebooks folder.
+    # the start page, with the notebooks folder in the file browser.
     "lab": ["-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}",
-            "--LabApp.default_url=/lab/tree/notebooks"],
+            "--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb"],
     "test": ["-m", "pytest"],
     "measure": ["tools/run_notebooks.py"],
     "claims": ["tools/check_claims_fail.py"],
