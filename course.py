@@ -60,6 +60,7 @@ COMMANDS = {
     "test": ["-m", "pytest"],
     "measure": ["tools/run_notebooks.py"],
     "claims": ["tools/check_claims_fail.py"],
+    "student": ["tools/student_copies.py"],
     "progress": ["-c", "from helpers.progress import report; print(report())"],
 }
 
@@ -70,7 +71,9 @@ def main(argv) -> int:
         print("\nAlso: python3 course.py measure [--write]   time each notebook; --write stores outputs"
               "\n      python3 course.py claims              prove the notebooks' claims fail when "
               "training is sabotaged"
-              "\n      python3 course.py progress            your passed exercises and due flashcards")
+              "\n      python3 course.py progress            your passed exercises and due flashcards"
+              "\n      python3 course.py student [03 ...]     copies to hand out, solutions removed, "
+              "in student/")
         return 2
     python = ensure_environment()
     command = [str(python), *COMMANDS[argv[0]], *argv[1:]]

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Write copies of the notebooks to hand out: solutions removed, exercise outputs cleared.
+
+    python3 course.py student                 # every notebook -> student/
+    python3 course.py student 03 06 --out /tmp/class
+
+What changes in a copy, and nothing else:
+- every ``<details><summary>Solutions ...</summary> ... </details>`` block is cut out of
+  the markdown (the quick questions' "Answers" blocks stay: they are for recall, not
+  exercises); a markdown cell left empty is dropped;
+- the exercise cells (those that call ``exercises.check_...``) lose their stored output,
+  so the learner sees no "Not done yet" message before trying.
+Every other cell, its outputs and the notebook's widget state are kept as they are.
+"""
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = re.compile(r"<details>\s*<summary>\s*Solutions?\b.*?</details>\s*",
+                       re.DOTALL | re.IGNORECASE)
+
+
+def is_exercise(cell: dict) -> bool:
+    return cell["cell_type"] == "code" and "exercises.check_" in "".join(cell["source"])
+
+
+def student_copy(notebook: dict) -> dict:
+    """The hand-out version of one notebook (a new dict; the original is not changed)."""
+    copy = json.loads(json.dumps(notebook))
+    cells = []
+    for cell in copy["cells"]:
+        if cell["cell_type"] == "markdown":
+            source = "".join(cell["source"])
+            cut = SOLUTIONS.sub("", source)
+            if cut != source:
+                if not cut.strip():
+                    continue
+                cell["source"] = cut.rstrip("\n")
+        elif is_exercise(cell):
+            cell["outputs"], cell["execution_count"] = [], None
+        cells.append(cell)
+    copy["cells"] = cells
+    return copy
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", help="numbers or names to select (default: all)")
+    parser.add_argument("--out", type=Path, default=ROOT / "student",
+                        help="where to write the copies (default: student/, git-ignored)")
+    args = parser.parse_args(argv)
+    paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if args.notebooks:
+        paths = [p for p in paths if any(key in p.name for key in args.notebooks)]
+        if not paths:
+            sys.exit(f"no notebook matches {args.notebooks}; they are named like "
+                     f"'03_masking.ipynb' (select with 03 or masking)")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "notebooks").mkdir(exist_ok=True)
+    for path in paths:
+        copy = student_copy(json.loads(path.read_text(encoding="utf-8")))
+        target = args.out / "notebooks" / path.name
+        target.write_text(json.dumps(copy, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(target)
+    figures = args.out / "fig"  # the notebooks show diagrams from ../fig
+    figures.mkdir(exist_ok=True)
+    for svg in (ROOT / "fig").glob("*.svg"):
+        (figures / svg.name).write_bytes(svg.read_bytes())
+    print(f"{len(paths)} student notebooks in {args.out}/notebooks (diagrams in {figures}); "
+          f"they import the helpers package, installed by requirements.txt")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
