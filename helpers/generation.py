@@ -37,39 +37,48 @@ def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, gene
     check_temperature(temperature)
     if top_k is not None:
         check_positive_int("top_k", top_k)
-    if temperature == 0:
-        return logits.argmax(-1)
-    logits = logits / temperature
-    if top_k is not None:
-        logits = top_k_filter(logits, top_k)
-    return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
+    return _pick(logits, temperature, top_k, generator)
 
 
 @torch.no_grad()
 def generate(model, idx, n_new: int, *, temperature: float = 1.0, top_k=None,
              use_cache: bool = True, generator=None):
     """Append n_new tokens to idx (B, T) with a ``helpers.gpt.GPT``. Without the cache every
-    step reruns the whole sequence (cropped to the context window); with it, each step
-    processes one token."""
+    step reruns the whole sequence (cropped to the context window); with it, the prompt
+    fills the caches once and each step then processes one token (``GPT.step``)."""
     check_tokens("idx", idx, model.config.vocab_size)
     check_positive_int("n_new", n_new, allow_zero=True)
     check_temperature(temperature)
     if top_k is not None:
         check_positive_int("top_k", top_k)
-    caches = model.new_caches() if use_cache else None
     if use_cache and idx.shape[1] + n_new > model.config.block_size:
         raise ValueError(f"the cache holds at most {model.config.block_size} tokens; "
                          f"{idx.shape[1]} + {n_new} asked")
+    caches = model.new_caches() if use_cache else None
+    tokens = torch.empty(idx.shape[0], idx.shape[1] + n_new, dtype=idx.dtype, device=idx.device)
+    tokens[:, :idx.shape[1]] = idx  # written in place, one column per step: no re-concatenation
     step_input = idx
-    for _ in range(n_new):
-        if use_cache:
-            logits, _ = model(step_input, caches)
-        else:
-            logits, _ = model(idx[:, -model.config.block_size:])
-        next_token = sample_next(logits[:, -1], temperature, top_k, generator)
-        idx = torch.cat([idx, next_token[:, None]], dim=1)
-        step_input = next_token[:, None]
-    return idx
+    # inference_mode: lighter than no_grad (no version counters); ``tokens`` was made
+    # outside it, so what comes back is an ordinary tensor, usable anywhere afterwards.
+    with torch.inference_mode():
+        for t in range(idx.shape[1], idx.shape[1] + n_new):
+            if use_cache:
+                logits = model.step(step_input, caches)  # (B, T or 1, V)
+            else:
+                logits, _ = model(tokens[:, max(0, t - model.config.block_size):t])
+            tokens[:, t] = _pick(logits[:, -1], temperature, top_k, generator)  # (B,)
+            step_input = tokens[:, t:t + 1]  # (B, 1)
+    return tokens
+
+
+def _pick(logits, temperature, top_k, generator):
+    """``sample_next`` without its checks (generate checks its arguments once)."""
+    if temperature == 0:
+        return logits.argmax(-1)
+    logits = logits / temperature
+    if top_k is not None:
+        logits = top_k_filter(logits, top_k)
+    return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
 
 
 def _check_search(model, bos, eos, max_len):

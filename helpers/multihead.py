@@ -28,31 +28,70 @@ from helpers.positional import rotary
 class KVCache:
     """The keys and values of the tokens seen so far, for one attention layer.
 
-    During generation each step only projects its new tokens; ``append`` adds their keys
-    and values (B, H, T, D) to the stored ones and returns all of them (B, H, S, D).
+    During generation each step only projects its new tokens; ``append`` writes their keys
+    and values (B, H, T, D) after the stored ones and returns all of them (B, H, S, D).
+
+    The first ``append`` allocates one buffer (B, H, capacity, D) for keys and one for
+    values, and later steps write into them in place: no step copies the whole cache, and
+    what comes back is a view of the filled part. ``max_length`` fixes the capacity (a
+    GPT's context window, ``GPT.new_caches()``); without it the buffers start at 64
+    positions and double whenever they are full.
     """
 
-    def __init__(self):
-        self.k = self.v = None
+    def __init__(self, max_length: int | None = None):
+        if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+            raise ValueError(f"max_length must be a positive int or None, got {max_length!r}")
+        self.max_length = max_length
+        self.length = 0  # how many tokens are stored: the position of the next one
+        self._k = self._v = None  # (B, H, capacity, D) buffers, allocated by the first append
 
     @property
-    def length(self) -> int:
-        """How many tokens are stored: the position of the next one."""
-        return 0 if self.k is None else self.k.shape[2]
+    def k(self):
+        """The stored keys (B, H, S, D), a view of the buffer; None before the first append."""
+        return None if self._k is None else self._k[:, :, :self.length]
+
+    @property
+    def v(self):
+        """The stored values (B, H, S, D), a view of the buffer; None before the first append."""
+        return None if self._v is None else self._v[:, :, :self.length]
 
     def check_batch(self, B: int) -> None:
-        if self.k is not None and B != self.k.shape[0]:
-            raise ValueError(f"this cache holds a batch of {self.k.shape[0]} sequences, got "
+        if self._k is not None and B != self._k.shape[0]:
+            raise ValueError(f"this cache holds a batch of {self._k.shape[0]} sequences, got "
                              f"{B}; start a new cache for another batch size")
 
     def append(self, k, v):
         """k, v: (B, H, T, D) of the new tokens -> every key and value so far (B, H, S, D)."""
-        self.check_batch(k.shape[0])
-        if self.k is not None:
-            k = torch.cat([self.k, k], dim=2)  # (B, H, S, D)
-            v = torch.cat([self.v, v], dim=2)
-        self.k, self.v = k, v
-        return k, v
+        B, H, T, D = k.shape
+        S = self.length + T
+        if self._k is None:
+            self._allocate(k, max(T, 64) if self.max_length is None else self.max_length)
+        elif (H, D) != self._k.shape[1:4:2] or k.dtype != self._k.dtype:
+            self.check_batch(B)
+            raise ValueError(f"this cache holds keys (B, H={self._k.shape[1]}, S, "
+                             f"D={self._k.shape[3]}) of {self._k.dtype}, got "
+                             f"{shape_str(k.shape)} of {k.dtype}; one cache per attention layer")
+        else:
+            self.check_batch(B)
+        if S > self._k.shape[2]:
+            if self.max_length is not None:
+                raise ValueError(f"this cache holds at most {self.max_length} tokens; "
+                                 f"{self.length} + {T} asked")
+            self._grow(max(S, 2 * self._k.shape[2]))
+        self._k[:, :, self.length:S] = k  # written in place: nothing stored is copied
+        self._v[:, :, self.length:S] = v
+        self.length = S
+        return self._k[:, :, :S], self._v[:, :, :S]  # (B, H, S, D) views
+
+    def _allocate(self, k, capacity):
+        B, H, _, D = k.shape
+        self._k = k.new_empty(B, H, capacity, D)  # (B, H, capacity, D)
+        self._v = k.new_empty(B, H, capacity, D)
+
+    def _grow(self, capacity):
+        old_k, old_v = self.k, self.v
+        self._allocate(old_k, capacity)
+        self._k[:, :, :self.length], self._v[:, :, :self.length] = old_k, old_v
 
     def __repr__(self) -> str:
         return f"KVCache(length={self.length})"

@@ -46,6 +46,19 @@ def test_cached_and_uncached_generation_give_identical_tokens(temperature, top_k
     assert torch.equal(a, b) and a.shape == (3, 24)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_cache_gives_identical_tokens_for_the_whole_context_window(seed):
+    """Greedy decoding fills a 32-token window from a 1-token prompt, cached and not:
+    the cached step (GPT.step) must pick exactly the same tokens all the way."""
+    model = tiny_gpt(seed)
+    prompt = torch.randint(0, 20, (2, 1), generator=torch.Generator().manual_seed(seed))
+    a = generate(model, prompt, 31, temperature=0.0, use_cache=True)
+    b = generate(model, prompt, 31, temperature=0.0, use_cache=False)
+    assert torch.equal(a, b) and a.shape == (2, 32)
+    assert not a.is_inference()  # an ordinary tensor: it can feed a training step later
+    model(a)[0].sum().backward()
+
+
 def test_sampling_temperature_and_top_k():
     logits = torch.tensor([[2.0, 1.0, 0.5, -1.0]]).expand(4000, 4)
     g = torch.Generator().manual_seed(0)

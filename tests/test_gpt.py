@@ -41,6 +41,38 @@ def test_cached_forward_gives_the_same_logits():
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("prompt_length", [1, 5])
+def test_step_is_the_cached_forward_written_out(prompt_length):
+    """GPT.step (generate's fast path) gives the logits of forward with caches, and of the
+    full forward pass, for a prompt and then one token at a time."""
+    model = tiny()
+    idx = torch.randint(0, 20, (3, 12), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        full, _ = model(idx)
+        slow_caches, fast_caches = model.new_caches(), model.new_caches()
+        cuts = [0, prompt_length, *range(prompt_length + 1, 13)]
+        for a, b in zip(cuts, cuts[1:]):
+            fast = model.step(idx[:, a:b], fast_caches)
+            slow, _ = model(idx[:, a:b], slow_caches)
+            torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-4)
+            torch.testing.assert_close(fast, full[:, a:b], atol=1e-5, rtol=1e-4)
+    assert all(c.length == 12 for c in fast_caches)
+
+
+def test_step_checks_its_input():
+    model, caches = tiny(), tiny().new_caches()
+    with pytest.raises(TypeError, match="step needs the caches: model.new_caches()"):
+        model.step(torch.zeros(1, 3, dtype=torch.long), None)
+    model.step(torch.zeros(2, 30, dtype=torch.long), caches)
+    with pytest.raises(ValueError, match="33 tokens do not fit in the context window of 32"):
+        model.step(torch.zeros(2, 3, dtype=torch.long), caches)
+    with pytest.raises(ValueError, match="cache holds a batch of 2 sequences, got 1"):
+        model.step(torch.zeros(1, 1, dtype=torch.long), caches)
+    with pytest.raises(ValueError, match="vocabulary has 20 ids"):
+        model.step(torch.full((2, 1), 20), caches)
+    assert caches[0].length == 30  # the failed calls stored nothing
+
+
 def test_context_window_errors():
     model = tiny()
     with pytest.raises(ValueError, match="40 tokens do not fit in the context window of 32"):

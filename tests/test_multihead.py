@@ -136,6 +136,45 @@ def test_cache_appends_and_checks_the_batch_size():
         cache.append(torch.zeros(5, 4, 1, 8), torch.zeros(5, 4, 1, 8))
 
 
+def test_cache_writes_in_place_into_one_buffer_and_returns_views():
+    cache = KVCache(max_length=5)
+    k0, v0 = torch.randn(2, 4, 3, 8), torch.randn(2, 4, 3, 8)
+    cache.append(k0, v0)
+    buffer = cache._k
+    k1, v1 = torch.randn(2, 4, 1, 8), torch.randn(2, 4, 1, 8)
+    k, v = cache.append(k1, v1)
+    assert cache._k is buffer and k.data_ptr() == buffer.data_ptr()  # no copy, a view
+    torch.testing.assert_close(k, torch.cat([k0, k1], 2), rtol=0, atol=0)
+    torch.testing.assert_close(v, torch.cat([v0, v1], 2), rtol=0, atol=0)
+    torch.testing.assert_close(cache.k, k, rtol=0, atol=0)
+    with pytest.raises(ValueError, match=r"this cache holds at most 5 tokens; 4 \+ 2 asked"):
+        cache.append(torch.randn(2, 4, 2, 8), torch.randn(2, 4, 2, 8))
+    assert cache.length == 4
+
+
+def test_cache_without_a_maximum_grows_and_keeps_what_it_holds():
+    cache, keys = KVCache(), []
+    for T in [50, 1, 30, 100]:
+        keys.append(torch.randn(1, 2, T, 4))
+        k, v = cache.append(keys[-1], 2 * keys[-1])
+    torch.testing.assert_close(k, torch.cat(keys, 2), rtol=0, atol=0)
+    torch.testing.assert_close(v, 2 * torch.cat(keys, 2), rtol=0, atol=0)
+    assert cache.length == 181 and KVCache().k is None
+
+
+@pytest.mark.parametrize("k, words", [
+    (torch.zeros(2, 3, 1, 8), r"holds keys \(B, H=4, S, D=8\) of torch.float32, got \(2, 3, 1, 8\)"),
+    (torch.zeros(2, 4, 1, 8, dtype=torch.float64), r"got \(2, 4, 1, 8\) of torch.float64"),
+])
+def test_cache_rejects_keys_of_another_layer(k, words):
+    cache = KVCache()
+    cache.append(torch.zeros(2, 4, 3, 8), torch.zeros(2, 4, 3, 8))
+    with pytest.raises(ValueError, match=words):
+        cache.append(k, k)
+    with pytest.raises(ValueError, match="max_length must be a positive int or None, got 0"):
+        KVCache(max_length=0)
+
+
 def test_attention_checks_the_cache_before_storing_anything():
     mha, cache = MultiHeadAttention(d_model=8, num_heads=2), KVCache()
     mha(torch.randn(2, 3, 8), mask=masks.causal_mask(3), cache=cache)
