@@ -61,7 +61,7 @@ COMMANDS = {
     "measure": ["tools/run_notebooks.py"],
     "claims": ["tools/check_claims_fail.py"],
     "student": ["tools/student_copies.py"],
-    "progress": ["-c", "from helpers.progress import report; print(report())"],
+    "progress": ["-c", "from helpers.progress import progress_report; print(progress_report())"],
 }
 
 

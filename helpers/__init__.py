@@ -42,6 +42,7 @@ from helpers.positional import (
 )
 from helpers.progress import (
     Progress, ProgressFileWarning, card_is_due, leitner_interval, leitner_schedule, progress_path,
+    progress_report,
 )
 from helpers.pretrained import (
     BertConfig, BertEmbeddings, MappingRow, PretrainedEncoder, checkpoint_problems, encode_batch,
@@ -86,7 +87,7 @@ __all__ = [
     "encode_reviews", "expect", "figure_to_png", "fit", "from_pytorch", "generate",
     "greedy_decode", "leitner_interval", "leitner_schedule", "load_cards", "load_checkpoint", "load_digits_split", "load_pretrained", "load_reference", "load_state", "load_tokenizer", "mapping_table", "mean_attention_distance", "mean_pool", "merge", "model_path",
     "padding_mask", "padding_mask_from_tokens", "pair_counts", "patch_distances",
-    "patchify", "plot_attention", "plot_history", "position_similarity", "progress_path", "receptive_field", "reference_outputs",
+    "patchify", "plot_attention", "plot_history", "position_similarity", "progress_path", "progress_report", "receptive_field", "reference_outputs",
     "relative_position_index", "relative_similarity", "reverse_task", "review_task",
     "review_vocabulary", "rotary", "sample_next", "scaled_dot_product_attention",
     "seed_everything", "sentence_embedding", "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding",

@@ -223,7 +223,7 @@ def _locked(lock_path: Path):
                 fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def report(progress: Progress | None = None) -> str:
+def progress_report(progress: Progress | None = None) -> str:
     """A table of each notebook's passed exercises and due flashcards
     (``python3 course.py progress``)."""
     from helpers import exercises  # imported here: they import this module
