@@ -515,3 +515,116 @@ def test_check_encoder_block(wiring, passed, words):
     fn = (lambda block, x: None) if wiring is None else (lambda block, x: _encoder(block, x, wiring))
     result = ex.check_encoder_block(fn)
     assert result.passed is passed and words in result.message, result.message
+
+
+# Notebook 08: BPE by hand (merge, the training loop, encode), the GPT forward pass from a
+# GPT's parts, one key/value-cache step
+from helpers.bpe import BPETokenizer, merge as bpe_merge  # noqa: E402
+from helpers.exercises import bpe as ex_bpe, gpt as ex_gpt  # noqa: E402
+
+
+def _merge_tuple(ids, pair, new_id):
+    return tuple(bpe_merge(ids, pair, new_id))
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (bpe_merge, True, "5 5 5 → 9 5"),
+    (_merge_tuple, True, "left to right"),
+    (ex_bpe._merge_no_skip, False, "kept the pair's second element"),
+    (ex_bpe._merge_from_the_right, False, "merged from the right"),
+    (ex_bpe._merge_first_only, False, "only the first occurrence"),
+    (ex_bpe._merge_drops_last, False, "dropped the last id"),
+    (lambda ids, pair, new_id: ids, False, "merge([1, 2, 3, 1, 2], (1, 2), 4) gave [1, 2, 3, 1, 2]"),
+    (lambda ids, pair, new_id: None, False, "Not done yet"),
+])
+def test_check_merge(fn, passed, words):
+    result = ex.check_merge(fn)
+    assert result.passed is passed and words in result.message, result.message
+
+
+def _train_bpe(ids, num_merges, **mistake):
+    return ex_bpe._bpe_reference(ids, num_merges, **mistake)
+
+
+def _train_bpe_with_the_tokenizer(ids, num_merges):
+    return BPETokenizer().train(bytes(ids).decode(), 256 + num_merges).merges
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (_train_bpe, True, "most frequent at its step"),
+    (_train_bpe_with_the_tokenizer, True, "5 merges"),
+    (lambda ids, n: _train_bpe(ids, n, recount=False), False, "counted the pairs once"),
+    (lambda ids, n: _train_bpe(ids, n, update=False), False, "never replaced the ids"),
+    (lambda ids, n: _train_bpe(ids, n, pick=min), False, "least frequent"),
+    (lambda ids, n: _train_bpe(ids, n, first_id=257), False, "start at 257"),
+    (lambda ids, n: _train_bpe(ids, n, first_id=255), False, "start at 255"),
+    (lambda ids, n: list(_train_bpe(ids, n).items()), False, "as a dict"),
+    (lambda ids, n: dict(list(_train_bpe(ids, n).items())[:3]), False, "Expected (97, 116)→256"),
+    (lambda ids, n: None, False, "Not done yet"),
+])
+def test_check_train_bpe(fn, passed, words):
+    result = ex.check_train_bpe(fn)
+    assert result.passed is passed and words in result.message, result.message
+
+
+def _encode_with_the_tokenizer(text, merges):
+    tokenizer = BPETokenizer()
+    tokenizer.merges = merges
+    return tokenizer.encode(text)
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (ex_bpe._encode_reference, True, "in the order they were learned"),
+    (_encode_with_the_tokenizer, True, "10 bytes → 7 tokens"),
+    (lambda t, m: ex_bpe._encode_reference(t, m, "reversed"), False, "reverse order"),
+    (lambda t, m: ex_bpe._encode_reference(t, m, "sorted"), False, "sorted by their pair"),
+    (lambda t, m: ex_bpe._encode_reference(t, m, "by frequency"), False, "most frequent in this text"),
+    (lambda t, m: ex_bpe._encode_reference(t, m, "none"), False, "raw UTF-8 bytes"),
+    (lambda t, m: [0], False, "Expected ["),
+    (lambda t, m: None, False, "Not done yet"),
+])
+def test_check_encode(fn, passed, words):
+    result = ex.check_encode(fn)
+    assert result.passed is passed and words in result.message, result.message
+
+
+@pytest.mark.parametrize("kwargs, passed, words", [
+    ({}, True, "Matches helpers.GPT"),
+    ({"positions": None}, False, "positions are missing"),
+    ({"positions": "1..T"}, False, "Positions off by one"),
+    ({"final_norm": False}, False, "final LayerNorm is missing"),
+    ({"unembed": "E"}, False, "uses E, not its transpose"),
+    ({"unembed": "probabilities"}, False, "returned probabilities"),
+    ({"blocks": False}, False, "blocks are missing"),
+    (None, False, "Not done yet"),
+])
+def test_check_gpt_forward(kwargs, passed, words):
+    fn = (lambda *args: None) if kwargs is None else (lambda *a: ex_gpt._gpt_forward(*a, **kwargs))
+    result = ex.check_gpt_forward(fn)
+    assert result.passed is passed and words in result.message, result.message
+
+
+def test_check_gpt_forward_accepts_the_helpers_model():
+    assert ex.check_gpt_forward(lambda gpt, idx: gpt(idx)[0]).passed
+
+
+@pytest.mark.parametrize("kwargs, passed, words", [
+    ({}, True, "Both steps match the full forward pass"),
+    ({"position": "zero"}, False, "position is 0"),
+    ({"position": "cache length + 1"}, False, "Position off by one"),
+    ({"keys": "not stored"}, False, "never stored the new ones"),
+    ({"keys": "self only"}, False, "attended only to itself"),
+    ({"keys": "old only"}, False, "only to the earlier tokens"),
+    ({"scale": "D"}, False, "not by √D"),
+    (None, False, "Not done yet"),
+])
+def test_check_cached_step(kwargs, passed, words):
+    fn = (lambda *args: None) if kwargs is None else (lambda *a: ex_gpt._cached_step(*a, **kwargs))
+    result = ex.check_cached_step(fn)
+    assert result.passed is passed and words in result.message, result.message
+
+
+@pytest.mark.parametrize("fn", [lambda gpt, token, caches: gpt.step(token, caches),
+                                lambda gpt, token, caches: gpt.step(token, caches)[:, 0]])
+def test_check_cached_step_accepts_the_helpers_step_in_either_shape(fn):
+    assert ex.check_cached_step(fn).passed

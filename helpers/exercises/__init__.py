@@ -17,7 +17,8 @@ from helpers.exercises.encoder import (
     check_post_norm, check_pre_norm,
 )
 from helpers.exercises.decoder import check_decoder_block, check_next_token, check_teacher_forcing
-from helpers.exercises.gpt import check_temperature, check_top_k
+from helpers.exercises.gpt import check_cached_step, check_gpt_forward, check_temperature, check_top_k
+from helpers.exercises.bpe import check_encode, check_merge, check_train_bpe
 from helpers.exercises.vit import (
     check_attention_cost, check_num_position_embeddings, check_patchify,
 )
@@ -29,13 +30,17 @@ __all__ = [
     "check_attention",
     "check_attention_cost",
     "check_block_parameter_count",
+    "check_cached_step",
     "check_causal_mask",
     "check_cross_attention",
     "check_decoder_block",
+    "check_encode",
     "check_encoder_block",
     "check_gelu",
+    "check_gpt_forward",
     "check_layernorm",
     "check_masked_softmax",
+    "check_merge",
     "check_merge_heads",
     "check_mha_parameter_count",
     "check_mlp",
@@ -54,6 +59,7 @@ __all__ = [
     "check_temperature",
     "check_to_torch_mha",
     "check_top_k",
+    "check_train_bpe",
     "check_window_cost",
     "check_window_mask",
     "check_window_partition",
