@@ -7,7 +7,7 @@ Leitner box and pushes its next review out (2, 4, 8, ... days); "didn't" sends i
 box 1, due tomorrow.
 
     Flashcards("06")              # the deck of notebook 06, due cards first
-    Flashcards(due_only=True)     # every card of the course that is due today
+    Flashcards(due_only=True)     # the cards met before that are due today, whole course
 """
 import html
 import json
@@ -52,17 +52,20 @@ class Flashcards(widgets.VBox):
     """One card at a time: the question, "Show answer", then "Knew it" or "Didn't".
 
     notebook: "06" for one notebook's deck, None for the whole course; due_only: only the
-    cards due today. Due cards come first. progress: a ``Progress`` (default: the
+    cards met before that are due today (a notebook's deck introduces new cards). Due and
+    new cards come first. progress: a ``Progress`` (default: the
     learner's own file).
     """
 
     def __init__(self, notebook=None, *, due_only=False, progress=None):
         self.progress = progress if progress is not None else Progress()
         cards = load_cards(notebook)
-        due = set(self.progress.due([c["id"] for c in cards]))
-        self.cards = [c for c in cards if c["id"] in due]  # due first, in course order
-        if not due_only:
-            self.cards += [c for c in cards if c["id"] not in due]
+        states, today = self.progress.read()["cards"], self.progress.today()
+        due = [c for c in cards if card_is_due(states.get(c["id"]), today)]
+        if due_only:  # a review: the cards met before whose day has come
+            self.cards = [c for c in due if c["id"] in states]
+        else:  # a notebook's deck: due and new cards first, then the rest
+            self.cards = due + [c for c in cards if c not in due]
         self.index, self.knew, self.seen = 0, 0, 0
         layout = widgets.Layout(width="auto")
         self.header = widgets.HTML()
@@ -113,8 +116,9 @@ class Flashcards(widgets.VBox):
         card = self.current
         if card is None:
             total = len(self.cards)
-            self.header.value = ("<b>No card is due today.</b> Come back tomorrow, or open "
-                                 "a notebook's deck to review early." if total == 0 else
+            self.header.value = ("<b>No card is due today.</b> Each notebook ends with its "
+                                 "deck; the cards you meet there come back here when they "
+                                 "are due." if total == 0 else
                                  f"<b>Done: {total} card{'s' * (total != 1)}.</b>")
             self.question.value = self.answer.value = ""
             self._buttons(show=False, grade=False)

@@ -239,3 +239,36 @@ def test_receptive_field_explorer_redraws_when_the_block_slider_moves(lab, page,
         page, tmp_path, lambda: press_slider(page, 2, "ArrowRight"),
         "moving the block slider of the receptive-field explorer",
         "jupyterlab-10-receptive-field.png")
+
+
+def read_cards():
+    path = Path(os.environ["COURSE_PROGRESS"])  # tests/conftest.py: a throwaway file
+    return json.loads(path.read_text())["cards"] if path.exists() else {}
+
+
+def test_flashcards_on_the_start_page_update_the_progress_file(lab, page, tmp_path):
+    """Review what is due: two cards met yesterday are due; "Didn't" puts the first in box
+    1, "Knew it" the second in box 2, and the progress file the kernel writes says so."""
+    import datetime as dt
+
+    from helpers.flashcards import load_cards
+    from helpers.progress import Progress
+
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    seen = [card["id"] for card in load_cards("02")[:2]]
+    for card in seen:
+        Progress(today=lambda: yesterday).review(card, knew=False)  # due today
+    url, token = lab
+    run_all_cells(page, url, token, "00_start_here.ipynb")
+    deck = page.locator(".course-flashcards")
+    deck.scroll_into_view_if_needed()
+    for grade, box in [("Didn't", 1), ("Knew it", 2)]:
+        deck.get_by_role("button", name="Show answer").click()
+        deck.get_by_role("button", name=grade).click()
+        page.wait_for_function("([el, n]) => el.innerText.includes(`box ${n}, next review`)",
+                               arg=[deck.element_handle(), box], timeout=30_000)
+    page.screenshot(path=str(tmp_path / "jupyterlab-00-flashcards.png"))
+    cards = read_cards()
+    assert [cards[card]["box"] for card in seen] == [1, 2]
+    assert [cards[card]["reviews"] for card in seen] == [2, 2]
+    assert "Score: knew 1 of 2" in deck.inner_text() and "Done: 2 cards" in deck.inner_text()

@@ -10,7 +10,9 @@ from helpers.flashcards import Flashcards, _card_html, load_cards
 from helpers.progress import Progress
 
 TODAY = dt.date(2026, 11, 23)
-NOTEBOOKS = sorted(p.name[:2] for p in flashcards.CARDS.parent.parent.glob("notebooks/[0-9][0-9]_*.ipynb"))
+TOMORROW = TODAY + dt.timedelta(days=1)
+NOTEBOOKS = sorted(p.name[:2] for p in flashcards.CARDS.parent.parent.glob("notebooks/[0-9][0-9]_*.ipynb")
+                   if not p.name.startswith("00"))  # 00 is the start page
 
 
 @pytest.fixture
@@ -66,15 +68,17 @@ def test_knew_it_and_didnt_update_the_progress_file(deck, progress):
     assert "Score: knew 1 of 2" in cards.status.value
 
 
-def test_review_what_is_due_shows_only_due_cards(deck, progress):
-    progress.review("99-c1", knew=True)
-    due = Flashcards(due_only=True, progress=progress)
+def test_review_what_is_due_shows_only_due_cards_met_before(deck, progress, tmp_path):
+    assert "No card is due" in Flashcards(due_only=True, progress=progress).header.value
+    for card in ("99-c0", "99-c1", "99-c2"):
+        progress.review(card, knew=card == "99-c1")  # c1 up to box 2; c0, c2 due tomorrow
+    due = Flashcards(due_only=True, progress=Progress(progress.path, today=lambda: TOMORROW))
     assert [c["id"] for c in due.cards] == ["99-c0", "99-c2"]
     for _ in range(2):
         due.show_button.click()
         due.knew_button.click()
     assert "Done: 2 cards" in due.header.value and due.show_button.disabled
-    assert "No card is due" in Flashcards(due_only=True, progress=progress).header.value
+    assert "No card is due" in Flashcards(due_only=True, progress=due.progress).header.value
 
 
 def test_due_cards_come_first_in_a_notebooks_deck(deck, progress):
