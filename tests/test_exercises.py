@@ -628,3 +628,16 @@ def test_check_cached_step(kwargs, passed, words):
                                 lambda gpt, token, caches: gpt.step(token, caches)[:, 0]])
 def test_check_cached_step_accepts_the_helpers_step_in_either_shape(fn):
     assert ex.check_cached_step(fn).passed
+
+
+@pytest.mark.parametrize("check, fn", [
+    (ex.check_gelu, erf_gelu),
+    (ex.check_mlp, lambda x, up, down: down(erf_gelu(up(x)))),
+    (ex.check_pre_norm, lambda x, f, g, b: x + f(ln(x, g, b))),
+    (ex.check_post_norm, lambda x, f, g, b: ln(x + f(x), g, b)),
+    (ex.check_encoder_block, lambda block, x: _encoder(block, x)),
+])
+def test_notebook_06_checks_leave_the_global_rng_alone(check, fn):
+    before = torch.get_rng_state()
+    assert check(fn).passed
+    assert torch.equal(torch.get_rng_state(), before)
