@@ -366,3 +366,87 @@ def reference_outputs(reference, tokens, lengths):
     features = reference({"input_ids": tokens, "attention_mask": attention_mask,
                           "token_type_ids": torch.zeros_like(tokens)})
     return list(out.hidden_states), features["sentence_embedding"]
+
+
+# ---------------------------------------------------------------------------------------
+# Using the model: many sentences at once, shipped text, what the heads attend to
+
+
+@torch.no_grad()
+def embed_sentences(model: PretrainedEncoder, tokenizer, texts, batch_size: int = 64):
+    """Sentence embeddings (B, C) for many texts, in batches of similar length (less padding)."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = torch.empty(len(texts), model.config.d_model)
+    for start in range(0, len(texts), batch_size):
+        idx = order[start:start + batch_size]
+        tokens, lengths = encode_batch(tokenizer, [texts[i] for i in idx], model.config.pad_id)
+        out[idx] = sentence_embedding(model, tokens, lengths)
+    return out
+
+
+STDLIB_MODULES = ("builtins", "math", "statistics", "random", "string", "textwrap", "os.path",
+                  "shutil", "glob", "itertools", "functools", "heapq", "bisect", "json", "re",
+                  "time", "zlib", "difflib", "fnmatch")
+
+
+def docstring_sentences(modules=STDLIB_MODULES, max_chars: int = 90) -> list:
+    """(name, first sentence) of the public functions of Python's own modules: text that ships
+    with Python. Example: ("math.sqrt", "Return the square root of x.").
+
+    Functions that a module only re-exports from another are skipped, and so is a first
+    paragraph that is a signature ("time() -> floating point number").
+    """
+    import importlib
+    import inspect
+
+    found, seen = [], set()
+    for module_name in modules:
+        module = importlib.import_module(module_name)
+        for name in sorted(dir(module)):
+            obj = getattr(module, name)
+            if name.startswith("_") or not callable(obj) or inspect.isclass(obj) or \
+                    getattr(obj, "__module__", None) not in (module.__name__, "_" + module.__name__):
+                continue
+            paragraphs = (inspect.getdoc(obj) or "").split("\n\n")
+            if "->" in paragraphs[0] or paragraphs[0].startswith(name + "("):
+                paragraphs = paragraphs[1:]  # a signature line, not a sentence
+            doc = paragraphs[0].replace("\n", " ").strip() if paragraphs else ""
+            sentence = doc.split(". ")[0].rstrip(".") + "."
+            if not 15 <= len(sentence) <= max_chars or sentence in seen:
+                continue
+            seen.add(sentence)
+            found.append((f"{module_name}.{name}", sentence))
+    return found
+
+
+HEAD_PATTERNS = ("previous token", "next token", "[SEP]", "[CLS]", "same word")
+
+
+def head_pattern_scores(weights, tokens, lengths, cls_id: int = 101, sep_id: int = 102) -> dict:
+    """How much attention each head pays to five kinds of key, averaged over real queries.
+
+    weights (B, N, H, T, T) of a padded batch, tokens (B, T), lengths (B,) ->
+    {pattern: (N, H) mean weight}. "same word": the weight on the *other* positions that hold
+    the query's token, averaged over the queries whose token occurs more than once.
+    """
+    B, N, H, T, _ = weights.shape
+    sums = {p: torch.zeros(N, H) for p in HEAD_PATTERNS}
+    counts = dict.fromkeys(HEAD_PATTERNS, 0)
+    for b in range(B):
+        n = int(lengths[b])
+        w = weights[b, :, :, :n, :n]  # (N, H, n, n): real queries and keys
+        ids = tokens[b, :n]
+        t = torch.arange(n)
+        sums["previous token"] += w[:, :, t[1:], t[1:] - 1].sum(-1)
+        sums["next token"] += w[:, :, t[:-1], t[:-1] + 1].sum(-1)
+        sums["[SEP]"] += w[:, :, :, ids == sep_id].sum((-1, -2))
+        sums["[CLS]"] += w[:, :, :, ids == cls_id].sum((-1, -2))
+        same = (ids[:, None] == ids[None, :]) & ~torch.eye(n, dtype=torch.bool)  # (n, n)
+        repeated = same.any(-1)  # queries whose word occurs elsewhere too
+        sums["same word"] += (w * same).sum(-1)[:, :, repeated].sum(-1)
+        counts["previous token"] += n - 1
+        counts["next token"] += n - 1
+        counts["[SEP]"] += n
+        counts["[CLS]"] += n
+        counts["same word"] += int(repeated.sum())
+    return {p: sums[p] / max(counts[p], 1) for p in HEAD_PATTERNS}

@@ -641,3 +641,91 @@ def test_notebook_06_checks_leave_the_global_rng_alone(check, fn):
     before = torch.get_rng_state()
     assert check(fn).passed
     assert torch.equal(torch.get_rng_state(), before)
+
+
+# Notebook 11: a pretrained encoder
+from helpers.exercises import pretrained as ex_pretrained  # noqa: E402
+from torch.nn import functional as F_pretrained  # noqa: E402
+
+
+@pytest.mark.parametrize("kwargs, passed, words", [
+    ({}, True, "Every tensor of the layer is in its place"),
+    ({"qkv": ("key", "query", "value")}, False, "wrong order"),
+    ({"qkv": ("value", "key", "query")}, False, "wrong order"),
+    ({"transpose": True}, False, "transposed the weights"),
+    ({"biases": False}, False, "forgot the biases"),
+    ({"norms": ("output.LayerNorm", "attention.output.LayerNorm")}, False, "swapped the LayerNorms"),
+    ({"mlp": ("output.dense", "intermediate.dense")}, False, "swapped the MLP's layers"),
+    ({"layer": 0}, False, "read layer 0's tensors"),
+    (None, False, "Not done yet"),
+])
+def test_check_layer_mapping(kwargs, passed, words):
+    def fn(checkpoint, layer):
+        if kwargs is None:
+            return None
+        options = dict(kwargs)
+        return ex_pretrained._mapped(checkpoint, options.pop("layer", layer), **options)
+
+    result = ex.check_layer_mapping(fn)
+    assert result.passed is passed and words in result.message, result.message
+
+
+def test_check_layer_mapping_accepts_the_helpers_table():
+    """The notebook's loader, used on one layer, passes the check."""
+    from helpers.pretrained import weight_mapping
+
+    def by_table(checkpoint, layer):
+        prefix = f"blocks.{layer}."
+        return {row.ours[len(prefix):]: torch.cat([checkpoint[n] for n in row.checkpoint])
+                for row in weight_mapping() if row.ours.startswith(prefix)}
+
+    assert ex.check_layer_mapping(by_table).passed
+
+
+def test_check_layer_mapping_names_a_missing_key():
+    def fn(checkpoint, layer):
+        state = ex_pretrained._mapped(checkpoint, layer)
+        state.pop("norm2.bias")
+        return state
+
+    result = ex.check_layer_mapping(fn)
+    assert not result.passed and "missing ['norm2.bias']" in result.message, result.message
+
+
+def _pool(hidden, lengths, padding=False, normalise=True, divide_by="lengths", dim=-1,
+          only_padding=False):
+    T = hidden.shape[1]
+    real = (torch.arange(T)[None, :] < lengths[:, None])[..., None].float()
+    if padding:
+        real = torch.ones_like(real)
+    if only_padding:
+        real = 1 - real
+    count = {"lengths": real.sum(1), "T": torch.full_like(real.sum(1), T)}[divide_by]
+    mean = (hidden * real).sum(1) / count
+    return F_pretrained.normalize(mean, dim=dim) if normalise else mean
+
+
+@pytest.mark.parametrize("kwargs, passed, words", [
+    ({}, True, "mean over the real tokens"),
+    ({"divide_by": "T"}, True, "mean over the real tokens"),  # normalising removes the scale
+    ({"padding": True}, False, "padding included: count only"),
+    ({"normalise": False}, False, "forgot to normalise"),
+    ({"normalise": False, "divide_by": "T"}, False, "padded length T"),
+    ({"padding": True, "normalise": False}, False, "padding included, and did not normalise"),
+    ({"only_padding": True}, False, "over the padding only"),
+    ({"dim": 0}, False, "over the batch"),
+    (None, False, "Not done yet"),
+])
+def test_check_mean_pooling(kwargs, passed, words):
+    fn = (lambda h, l: None) if kwargs is None else (lambda h, l: _pool(h, l, **kwargs))
+    result = ex.check_mean_pooling(fn)
+    assert result.passed is passed and words in result.message, result.message
+
+
+def test_check_mean_pooling_accepts_the_helpers_functions_and_leaves_the_rng_alone():
+    from helpers.pretrained import mean_pool
+
+    before = torch.get_rng_state()
+    assert ex.check_mean_pooling(lambda h, l: F_pretrained.normalize(mean_pool(h, l), dim=-1)).passed
+    assert ex.check_layer_mapping(lambda c, i: ex_pretrained._mapped(c, i)).passed
+    assert torch.equal(torch.get_rng_state(), before)

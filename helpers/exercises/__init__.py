@@ -22,6 +22,7 @@ from helpers.exercises.bpe import check_encode, check_merge, check_train_bpe
 from helpers.exercises.vit import (
     check_attention_cost, check_num_position_embeddings, check_patchify,
 )
+from helpers.exercises.pretrained import check_layer_mapping, check_mean_pooling
 from helpers.exercises.windows import check_window_cost, check_window_mask, check_window_partition
 
 __all__ = [
@@ -38,8 +39,10 @@ __all__ = [
     "check_encoder_block",
     "check_gelu",
     "check_gpt_forward",
+    "check_layer_mapping",
     "check_layernorm",
     "check_masked_softmax",
+    "check_mean_pooling",
     "check_merge",
     "check_merge_heads",
     "check_mha_parameter_count",
