@@ -19,6 +19,9 @@ What the package exports, one rule: every public class and function of every mod
 also available at the top level (``helpers.MultiHeadAttention`` is
 ``helpers.multihead.MultiHeadAttention``), except the exercise checks, which stay in
 ``helpers.exercises``. tests/test_package.py keeps this list complete.
+
+Importing the package also sets matplotlib's defaults to the course's figure style
+(helpers/style.py): figures as wide as the notebook column, text legible when projected.
 """
 from helpers import exercises
 from helpers.attention import SelfAttention, scaled_dot_product_attention
@@ -45,11 +48,13 @@ from helpers.progress import (
     progress_report,
 )
 from helpers.pretrained import (
-    BertConfig, BertEmbeddings, MappingRow, PretrainedEncoder, checkpoint_problems, encode_batch,
-    load_checkpoint, load_pretrained, load_reference, load_state, load_tokenizer, mapping_table,
-    mean_pool, model_path, reference_outputs, sentence_embedding, weight_mapping,
+    BertConfig, BertEmbeddings, MappingRow, PretrainedEncoder, checkpoint_problems,
+    docstring_sentences, embed_sentences, encode_batch, head_pattern_scores, load_checkpoint,
+    load_pretrained, load_reference, load_state, load_tokenizer, mapping_table, mean_pool,
+    model_path, reference_outputs, sentence_embedding, weight_mapping,
 )
 from helpers.reproducibility import ClaimFailed, expect, seed_everything
+from helpers.style import fits_numbers, panel_grid, text_inches, use_course_style
 from helpers.tasks import (
     char_vocabulary, date_task, encode_chars, encode_reviews, reverse_task, review_task,
     review_vocabulary,
@@ -83,15 +88,17 @@ __all__ = [
     "alibi_bias", "alibi_slopes", "attention_rollout", "attention_weight_counts",
     "beam_search", "card_is_due", "causal_mask", "char_vocabulary", "check_feature_map", "check_images", "checkpoint_problems",
     "combine", "copy_attention_to_torch", "copy_decoder_block_to_torch",
-    "copy_encoder_block_to_torch", "copy_vit_to_torchvision", "date_task", "encode_batch", "encode_chars",
-    "encode_reviews", "expect", "figure_to_png", "fit", "from_pytorch", "generate",
-    "greedy_decode", "leitner_interval", "leitner_schedule", "load_cards", "load_checkpoint", "load_digits_split", "load_pretrained", "load_reference", "load_state", "load_tokenizer", "mapping_table", "mean_attention_distance", "mean_pool", "merge", "model_path",
-    "padding_mask", "padding_mask_from_tokens", "pair_counts", "patch_distances",
+    "copy_encoder_block_to_torch", "copy_vit_to_torchvision", "date_task", "docstring_sentences", "embed_sentences", "encode_batch", "encode_chars",
+    "encode_reviews", "expect", "figure_to_png", "fit", "fits_numbers", "from_pytorch", "generate",
+    "greedy_decode", "head_pattern_scores", "leitner_interval", "leitner_schedule", "load_cards", "load_checkpoint", "load_digits_split", "load_pretrained", "load_reference", "load_state", "load_tokenizer", "mapping_table", "mean_attention_distance", "mean_pool", "merge", "model_path",
+    "padding_mask", "padding_mask_from_tokens", "pair_counts", "panel_grid", "patch_distances",
     "patchify", "plot_attention", "plot_history", "position_similarity", "progress_path", "progress_report", "receptive_field", "reference_outputs",
     "relative_position_index", "relative_similarity", "reverse_task", "review_task",
     "review_vocabulary", "rotary", "sample_next", "scaled_dot_product_attention",
     "seed_everything", "sentence_embedding", "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding",
-    "subsample", "to_pytorch", "top_k_filter", "torchvision_patch_merging",
+    "subsample", "text_inches", "to_pytorch", "top_k_filter", "torchvision_patch_merging",
     "torchvision_vit", "torchvision_window_attention", "two_corners_task",
-    "vit_b_16_reference", "weight_mapping", "window_connections", "window_partition", "window_reverse",
+    "use_course_style", "vit_b_16_reference", "weight_mapping", "window_connections", "window_partition", "window_reverse",
 ]
+
+use_course_style()  # the course's figure style (helpers/style.py): sized to the notebook column
