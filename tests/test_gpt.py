@@ -153,8 +153,9 @@ def test_fine_tuning_beats_training_from_scratch_on_seeds_0_to_2():
                        num_layers=2, d_ff=256)
     helpers.seed_everything(0)
     pretrained = GPT(config)
-    helpers.fit(pretrained, _names_windows(first[n_val:], stoi), _names_windows(first[:n_val], stoi),
-                steps=450, lr=3e-3, batch_size=64, eval_every=450, progress=False)
+    train, val = _names_windows(first[n_val:], stoi), _names_windows(first[:n_val], stoi)
+    helpers.fit(pretrained, train, val, steps=450, lr=3e-3, batch_size=64, eval_every=450,
+                progress=False)
     usable = [s for s in read("dist.all.last")[:20_000] if set(s) <= set(chars)]
     random.Random(0).shuffle(usable)
     few, test = _names_windows(usable[:300], stoi), _names_windows(usable[300:800], stoi)

@@ -56,8 +56,9 @@ def main():
         slow = best_time(lambda: run(False), args.repeats)
         fast = best_time(lambda: run(True), args.repeats)
         n_params = sum(p.numel() for p in model.parameters())
+        same = torch.equal(tokens[False], tokens[True])
         print(f"| {name} ({C}, {H}, {N}) | {n_params:,} | {slow * 1000:.0f} ms | "
-              f"{fast * 1000:.0f} ms | {slow / fast:.1f}x | {torch.equal(tokens[False], tokens[True])} |")
+              f"{fast * 1000:.0f} ms | {slow / fast:.1f}x | {same} |")
 
 
 if __name__ == "__main__":

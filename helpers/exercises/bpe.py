@@ -192,8 +192,8 @@ def check_encode(encode):
                             "return the ids.")
     right = _encode_reference(text, merges)
     if list(got) == right:
-        return Check(True, f"{len(text.encode())} bytes → {len(right)} tokens, the merges applied "
-                           "in the order they were learned.")
+        return Check(True, f"{len(text.encode())} bytes → {len(right)} tokens, the merges "
+                           "applied in the order they were learned.")
     mistakes = {
         "You applied the merges in reverse order: a later merge joins tokens that only exist "
         "once the earlier merges have run. Apply them in the order learned.": "reversed",

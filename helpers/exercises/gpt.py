@@ -141,7 +141,8 @@ def check_cached_step(cached_step):
     """
     gpt = _gpt()
     g = torch.Generator().manual_seed(1)
-    prompt, new = torch.randint(0, 16, (2, 4), generator=g), torch.randint(0, 16, (2, 2), generator=g)
+    prompt = torch.randint(0, 16, (2, 4), generator=g)  # (B, 4): fills the caches
+    new = torch.randint(0, 16, (2, 2), generator=g)  # (B, 2): the two steps' tokens
 
     def two_steps(step):
         caches = gpt.new_caches()
