@@ -36,6 +36,9 @@ class KVCache:
     what comes back is a view of the filled part. ``max_length`` fixes the capacity (a
     GPT's context window, ``GPT.new_caches()``); without it the buffers start at 64
     positions and double whenever they are full.
+
+    It is for generation, under ``torch.no_grad()``: each append writes into the buffers
+    that earlier views share, which autograd could not differentiate through.
     """
 
     def __init__(self, max_length: int | None = None):
