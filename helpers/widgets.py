@@ -4,6 +4,12 @@ Each explorer is a widget box of controls above a picture. Every change of a con
 redraws the picture (a PNG in an ``ipywidgets.Image``), so the figure looks the same in
 JupyterLab, in a classroom projector and in the static copy: where widgets cannot run
 (GitHub, nbviewer), displaying an explorer still shows its current figure as an image.
+
+Used by notebooks 01 (SoftLookupExplorer), 02, 04, 06, 07 (AttentionExplorer), 03
+(MaskLab), 05 (PositionExplorer), 08 (SamplingExplorer), 09 (ViTExplorer) and 10
+(ReceptiveFieldExplorer). Layout, for a 1280×720 screen (helpers.style): pictures at most
+the column's width (8 in at 100 dpi), text at least 10 pt; a row of buttons keeps its
+label beside it; a dropdown is as wide as its longest choice, up to the column.
 """
 import base64
 import io
@@ -13,7 +19,9 @@ import ipywidgets as widgets
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+from matplotlib.transforms import Bbox
 
+from helpers import style
 from helpers._checks import shape_str
 from helpers.visualisation import plot_attention
 
@@ -25,19 +33,51 @@ def figure_to_png(fig) -> bytes:
     return buffer.getvalue()
 
 
+def _dropdown(options, description, *, shown=True, **kwargs):
+    """A dropdown as wide as its longest choice (up to the column), its label beside it.
+
+    ipywidgets' default is 300 px, which cuts a sentence off after about 30 characters.
+    """
+    longest = max((len(str(o[0] if isinstance(o, tuple) else o)) for o in options), default=1)
+    width = min(style.COLUMN_PX - 20, 60 + 8 * (len(description) + longest))  # ~8 px a character
+    return widgets.Dropdown(options=options, description=description,
+                            style={"description_width": "initial"},
+                            layout=widgets.Layout(width=f"{width}px", max_width="100%",
+                                                  display=None if shown else "none"),
+                            **kwargs)
+
+
+def _row_item(control):
+    """What the control row shows for ``control``. ToggleButtons get their label in a
+    Label beside them, in one box that wraps as a whole: the buttons' own description
+    stays on the first line when the buttons wrap, and "head" floats away from them."""
+    if not isinstance(control, widgets.ToggleButtons) or not control.description:
+        return control
+    label = widgets.Label(control.description, layout=widgets.Layout(width="auto"))
+    control.description = ""
+    return widgets.HBox([label, control],
+                        layout=widgets.Layout(display=control.layout.display,
+                                              align_items="center", margin="0 12px 0 0"))
+
+
 class _FigureWidget(widgets.VBox):
     """Controls above a picture; subclasses fill in ``draw(fig)``."""
 
     def __init__(self, controls: dict, figsize, extra=()):
-        """controls: value widgets that redraw on change; extra: more widgets for the row."""
+        """controls: value widgets that redraw on change; extra: more widgets for the row.
+        figsize: inches, at most helpers.style.FIGURE_WIDTH wide (the notebook column)."""
+        if figsize[0] > style.FIGURE_WIDTH or figsize[1] > style.MAX_HEIGHT:
+            raise ValueError(f"figsize {figsize} is larger than the column allows "
+                             f"({style.FIGURE_WIDTH}, {style.MAX_HEIGHT})")
         self.controls = controls
         self.figsize = figsize
         self.image = widgets.Image(format="png")
         for control in controls.values():
             control.observe(lambda _change: self.redraw(), names="value")
-        visible = [c for c in controls.values() if c.layout.display != "none"] + list(extra)
-        super().__init__([widgets.HBox(visible, layout=widgets.Layout(flex_flow="row wrap")),
-                          self.image])
+        visible = [_row_item(c) for c in controls.values() if c.layout.display != "none"]
+        row = widgets.HBox(visible + list(extra),
+                           layout=widgets.Layout(flex_flow="row wrap", align_items="center"))
+        super().__init__([row, self.image])
         self.redraw()
 
     def redraw(self):
@@ -97,23 +137,18 @@ class AttentionExplorer(_FigureWidget):
                                  f"{len(q_toks)} query and {len(k_toks)} key labels")
         self.title = title
         names = example_names or [" ".join(map(str, t)) for t in self.query_tokens]
-        def shown_if(condition):  # a control with only one choice is hidden
-            return widgets.Layout(display=None if condition else "none")
-
-        controls = {
-            "example": widgets.Dropdown(options=[(str(n), i) for i, n in enumerate(names)],
-                                        value=0, description="example",
-                                        layout=shown_if(N > 1)),
-            "layer": widgets.Dropdown(options=list(range(L)), value=0, description="layer",
-                                      layout=shown_if(L > 1)),
+        controls = {  # a control with only one choice is hidden
+            "example": _dropdown([(str(n), i) for i, n in enumerate(names)], "example",
+                                 value=0, shown=N > 1),
+            "layer": _dropdown(list(range(L)), "layer", value=0, shown=L > 1),
             "head": widgets.ToggleButtons(options=list(range(H)), value=0, description="head",
                                           style={"button_width": "40px"},
-                                          layout=shown_if(H > 1)),
-            "query": widgets.Dropdown(options=self._query_options(0), value=0,
-                                      description="query"),
+                                          layout=widgets.Layout(
+                                              display=None if H > 1 else "none")),
+            "query": _dropdown(self._query_options(0), "query", value=0),
         }
         controls["example"].observe(self._new_example, names="value")
-        super().__init__(controls, figsize=(11, 4.2))
+        super().__init__(controls, figsize=(8, 3.8))
 
     def _query_options(self, example):
         return [(f"{i}: {tok}", i) for i, tok in enumerate(self.query_tokens[example])]
@@ -136,7 +171,7 @@ class AttentionExplorer(_FigureWidget):
         q_toks, k_toks = self.query_tokens[c["example"]], self.key_tokens[c["example"]]
         query = min(c["query"] or 0, len(q_toks) - 1)
         w = self.shown
-        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
+        left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.2, 1]})
         where = [f"layer {c['layer']}"] if self.weights.shape[1] > 1 else []
         where += [f"head {c['head']}"] if self.weights.shape[2] > 1 else []
         plot_attention(w, q_toks, k_toks, ax=left, highlight_query=query,
@@ -145,8 +180,9 @@ class AttentionExplorer(_FigureWidget):
         bars = right.bar(range(len(k_toks)), row.numpy(), color="#440154")
         bars[int(row.argmax())].set_color("#fde725")
         bars[int(row.argmax())].set_edgecolor("black")
-        right.set_xticks(range(len(k_toks)), [str(t) for t in k_toks],
-                         rotation=90 if len(k_toks) > 8 else 0)
+        bar_width = 0.85 * 3.4 / len(k_toks)  # inches: the bar chart gets ~3.4 of the 8
+        rotate = max(style.text_inches(t) for t in k_toks) > bar_width
+        right.set_xticks(range(len(k_toks)), [str(t) for t in k_toks], rotation=90 if rotate else 0)
         right.set(ylim=(0, 1), ylabel="weight", xlabel="key",
                   title=f"where query {query} ('{q_toks[query]}') looks")
         right.grid(axis="y", alpha=0.3)
@@ -182,7 +218,7 @@ class SoftLookupExplorer(_FigureWidget):
                                                   step=0.1, description="temperature",
                                                   **slider),
         }
-        super().__init__(controls, figsize=(11, 4.2))
+        super().__init__(controls, figsize=(8, 4.4))
 
     @property
     def query(self):
@@ -200,26 +236,59 @@ class SoftLookupExplorer(_FigureWidget):
 
     def draw(self, fig):
         w, q = self.weights, self.query
-        left, right = fig.subplots(1, 2)
+        left, right = fig.subplots(1, 2, width_ratios=[1.25, 1])  # room for the names
         left.axhline(0, color="grey", lw=0.5)
         left.axvline(0, color="grey", lw=0.5)
-        left.scatter(self.key_vectors[:, 0], self.key_vectors[:, 1], s=40 + 1200 * w, c=w, cmap="viridis",
+        areas = 40 + 1200 * w  # points²
+        left.scatter(self.key_vectors[:, 0], self.key_vectors[:, 1], s=areas, c=w, cmap="viridis",
                      vmin=0, vmax=1, edgecolors="black", zorder=3)
-        for (x, y), name in zip(self.key_vectors.tolist(), self.names):
-            left.annotate(name, (x, y), textcoords="offset points", xytext=(8, 6), fontsize=9)
         left.annotate("", xy=q.tolist(), xytext=(0, 0),
                       arrowprops=dict(arrowstyle="-|>", color="#e8112d", lw=2.5))
-        left.text(*q.tolist(), "  query", color="#e8112d", fontsize=10, fontweight="bold")
         lim = max(self.key_vectors.abs().max().item(), 3.0) * 1.15
         left.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel=self.feature_names[0],
-                 ylabel=self.feature_names[1], title="keys (dot size = weight) and the query")
+                 ylabel=self.feature_names[1], title="keys (dot size = weight)\nand the query")
+        fig.draw_without_rendering()  # the final layout, so that label boxes can be measured
+        radii = (areas.sqrt() / 2).tolist()  # points
+        dots = [Bbox.from_bounds(*(left.transData.transform(point) - r * fig.dpi / 72),
+                                 2 * r * fig.dpi / 72, 2 * r * fig.dpi / 72)
+                for point, r in zip(self.key_vectors.tolist(), radii)]
+        placed = dots + [_label_beside(left, q.tolist(), "query", dots, color="#e8112d",
+                                       fontsize=11, fontweight="bold")]
+        for i in w.argsort(descending=True).tolist():  # the heaviest keys choose first
+            placed.append(_label_beside(left, self.key_vectors[i].tolist(), self.names[i],
+                                        placed, gap=radii[i] + 3))
         order = range(len(self.names))
         right.barh(order, w.numpy(), color="#21918c")
         right.set_yticks(order, self.names)
         right.invert_yaxis()
         right.set(xlim=(0, 1), xlabel="weight = softmax(q·k / temperature)",
-                  title=f"output: weighted {self.value_name} = {self.output:.2f}")
+                  title=f"output = {self.output:.2f}\nweighted {self.value_name}")
         right.grid(axis="x", alpha=0.3)
+
+
+def _label_beside(ax, point, text, placed, gap=8, **style_kw):
+    """Write ``text`` beside ``point`` where it overlaps none of the boxes in ``placed``
+    and stays inside ``ax``: up and right, up and left, down and right, down and left,
+    straight above or below, the first that fits, ``gap`` points from the point.
+    Returns the label's box (display units), to pass on in ``placed``."""
+    d = gap / 2 ** 0.5
+    sides = [((d, d), "left", "bottom"), ((-d, d), "right", "bottom"),
+             ((d, -d), "left", "top"), ((-d, -d), "right", "top"),
+             ((0, gap), "center", "bottom"), ((0, -gap), "center", "top")]
+    style_kw.setdefault("fontsize", style.SMALLEST_FONT)
+    for offset, ha, va in sides:
+        label = ax.annotate(text, point, xytext=offset, textcoords="offset points", ha=ha, va=va,
+                            **style_kw)
+        box = label.get_window_extent()
+        inside = ax.bbox.x0 <= box.x0 and box.x1 <= ax.bbox.x1 and ax.bbox.y0 <= box.y0 \
+            and box.y1 <= ax.bbox.y1
+        if inside and not any(box.padded(4).overlaps(other) for other in placed):
+            return box
+        label.remove()
+    # Nowhere free: the first place, overlap and all (more keys than room).
+    offset, ha, va = sides[0]
+    return ax.annotate(text, point, xytext=offset, textcoords="offset points", ha=ha, va=va,
+                       **style_kw).get_window_extent()
 
 
 class MaskLab(_FigureWidget):
@@ -243,9 +312,8 @@ class MaskLab(_FigureWidget):
         longest = max(len(s) for s in self.sentences)
         style = dict(style={"description_width": "initial"}, continuous_update=False)
         controls = {
-            "sentence": widgets.Dropdown(options=[(" ".join(s), i) for i, s in
-                                                  enumerate(self.sentences)], value=0,
-                                         description="sentence"),
+            "sentence": _dropdown([(" ".join(s), i) for i, s in enumerate(self.sentences)],
+                                  "sentence", value=0),
             "length": widgets.IntSlider(value=len(self.sentences[0]), min=1,
                                         max=len(self.sentences[0]),
                                         description="real tokens", **style),
@@ -255,7 +323,7 @@ class MaskLab(_FigureWidget):
                                           description="mask"),
         }
         controls["sentence"].observe(self._new_sentence, names="value")
-        super().__init__(controls, figsize=(11, 4.6))
+        super().__init__(controls, figsize=(8, 4.2))
 
     def _new_sentence(self, change):
         n = len(self.sentences[change["new"]])
@@ -325,7 +393,7 @@ class PositionExplorer(_FigureWidget):
             "position": widgets.IntSlider(value=T // 2, min=0, max=T - 1, description="position",
                                           continuous_update=False),
         }
-        super().__init__(controls, figsize=(11, 4))
+        super().__init__(controls, figsize=(8, 3.6))
 
     @property
     def shown(self):
@@ -338,12 +406,15 @@ class PositionExplorer(_FigureWidget):
         left, right = fig.subplots(1, 2)
         image = left.imshow(matrix.numpy(), cmap="viridis")
         left.axhline(p, color="#e8112d", lw=2)
-        left.set(xlabel="position", ylabel="position", title=f"{name}: every pair of positions")
-        fig.colorbar(image, ax=left, fraction=0.046, label=self.value_label)
+        left.set(xlabel="position", ylabel="position", title=f"{name}: {self.value_label} of every pair")
+        # The colour bar is unlabelled beside the right panel's y label, which would read
+        # as one label "similarity similarity"; the titles say what the colours are.
+        fig.colorbar(image, ax=left, fraction=0.046)
         right.plot(self.shown.numpy(), "o-", color="#21918c", ms=3)
         right.axvline(p, color="#e8112d", ls="--", lw=1)
-        right.set(xlabel="other position", ylabel=self.value_label,
-                  title=f"{name}: position {p} against every position")
+        right.set(xlabel="other position", ylabel=f"{self.value_label} to position {p}",
+                  title=f"row {p}: position {p} against all")
+        fig.get_layout_engine().set(wspace=0.08)
         right.grid(alpha=0.3)
 
 
@@ -367,7 +438,7 @@ class SamplingExplorer(_FigureWidget):
         }
         self.regenerate = widgets.Button(description="regenerate")
         self.regenerate.on_click(self._new_seed)
-        super().__init__(controls, figsize=(12, 4), extra=[self.regenerate])
+        super().__init__(controls, figsize=(8, 3.6), extra=[self.regenerate])
 
     def _new_seed(self, _button=None):
         self.seed += 1
@@ -384,7 +455,7 @@ class SamplingExplorer(_FigureWidget):
         left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.6, 1]})
         p = self.shown
         left.bar(range(len(p)), p.numpy(), color="#21918c")
-        left.set_xticks(range(len(p)), [repr(v)[1:-1] for v in self.vocabulary], fontsize=7)
+        left.set_xticks(range(len(p)), [repr(v)[1:-1] for v in self.vocabulary])
         left.set(ylabel="probability", ylim=(0, 1),
                  title=f"next token: temperature {t:.2f}, top-k {k or 'off'}")
         right.axis("off")
@@ -426,11 +497,10 @@ class ViTExplorer(_FigureWidget):
         self.rollout = attention_rollout(w)  # (N, T, T)
         titles = list(titles) if titles is not None else [f"image {i}" for i in range(N)]
         controls = {
-            "example": widgets.Dropdown(options=[(str(t), i) for i, t in enumerate(titles)],
-                                        value=0, description="image"),
-            "layer": widgets.Dropdown(options=[(str(i), i) for i in range(L)]
-                                      + [("rollout (all layers)", "rollout")],
-                                      value=L - 1, description="layer"),
+            "example": _dropdown([(str(t), i) for i, t in enumerate(titles)], "image",
+                                 value=0),
+            "layer": _dropdown([(str(i), i) for i in range(L)]
+                               + [("rollout (all layers)", "rollout")], "layer", value=L - 1),
             "head": widgets.ToggleButtons(options=[(str(h), h) for h in range(H)]
                                           + [("mean", "mean")], value="mean",
                                           description="head", style={"button_width": "48px"}),
@@ -445,7 +515,7 @@ class ViTExplorer(_FigureWidget):
                 value="attention", description="show", style={"button_width": "160px"})
             controls["patch"] = widgets.IntSlider(value=0, min=0, max=grid * grid - 1,
                                                   description="patch")
-        super().__init__(controls, figsize=(9, 3.6))
+        super().__init__(controls, figsize=(8, 3.4))
 
     @property
     def showing_positions(self) -> bool:
