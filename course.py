@@ -61,6 +61,7 @@ COMMANDS = {
     "measure": ["tools/run_notebooks.py"],
     "claims": ["tools/check_claims_fail.py"],
     "student": ["tools/student_copies.py"],
+    "slides": ["tools/slides.py"],
     "progress": ["-c", "from helpers.progress import progress_report; print(progress_report())"],
 }
 
@@ -73,7 +74,9 @@ def main(argv) -> int:
               "training is sabotaged"
               "\n      python3 course.py progress            your passed exercises and due flashcards"
               "\n      python3 course.py student [03 ...]     copies to hand out, solutions removed, "
-              "in student/")
+              "in student/"
+              "\n      python3 course.py slides [03 ...]      reveal.js slides that open offline, "
+              "in slides/")
         return 2
     python = ensure_environment()
     command = [str(python), *COMMANDS[argv[0]], *argv[1:]]

@@ -272,3 +272,73 @@ def test_flashcards_on_the_start_page_update_the_progress_file(lab, page, tmp_pa
     assert [cards[card]["box"] for card in seen] == [1, 2]
     assert [cards[card]["reviews"] for card in seen] == [2, 2]
     assert "Score: knew 1 of 2" in deck.inner_text() and "Done: 2 cards" in deck.inner_text()
+
+
+# ---- Slides (issue 13, item 1): live in JupyterLab's deck mode, and the offline export ------
+
+def with_slide_metadata(path):
+    """Give the copy at ``path`` the slide types of tools/slide_metadata.py (a no-op once
+    the notebooks carry them), so the slideshow tests do not wait for that step."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import slide_metadata
+
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    slide_metadata.write(path, slide_metadata.apply(notebook, slide_metadata.plan(notebook,
+                                                                                  path.stem)))
+
+
+def test_live_slides_mask_lab_redraws_on_its_slide(lab, page, tmp_path):
+    """What a lecturer does: run the notebook, click the deck icon in the notebook toolbar,
+    step to the mask lab with the arrow key, click a mask kind: the picture changes."""
+    url, token = lab
+    with_slide_metadata(tmp_path / "course" / "notebooks" / "03_masking.ipynb")
+    run_all_cells(page, url, token, "03_masking.ipynb")
+    page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0; }")
+    page.locator(".jp-NotebookPanel-toolbar [data-command='deck:toggle']").first.click()
+    on_slide = ".jp-deck-mod-onscreen"  # the cells that deck mode shows now
+    page.wait_for_selector(on_slide, timeout=10_000)
+    image = page.locator(f"{on_slide} .widget-image")
+    for _ in range(100):  # one key press per step: fragments and cells, then slides
+        if image.count():
+            break
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(100)
+    assert image.count() == 1, "no slide with the mask lab's picture after 100 steps"
+    page.screenshot(path=str(tmp_path / "slides-live-03-mask-lab.png"))
+    assert page.locator(f"{on_slide}.jp-MarkdownCell", has_text="Mask lab").count() == 1
+    before = image.get_attribute("src")
+    page.locator(f"{on_slide} .widget-toggle-button", has_text="none").first.click()
+    wait_for_new_picture(page, image, before, tmp_path, "clicking 'none' on the live slide")
+    page.screenshot(path=str(tmp_path / "slides-live-03-mask-lab-none.png"))
+
+
+def test_static_slides_open_offline_and_advance(page, tmp_path):
+    """python3 course.py slides 03, opened from disk with every request but file:// refused:
+    reveal.js starts, and the right arrow moves to the next slide."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import slides
+
+    copy = tmp_path / "notebooks" / "03_masking.ipynb"
+    copy.parent.mkdir()
+    shutil.copy(ROOT / "notebooks" / copy.name, copy)
+    with_slide_metadata(copy)
+    slides.copy_reveal(tmp_path / "slides")
+    html = slides.export(copy, tmp_path / "slides")
+    refused = []
+
+    def offline(route):
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", offline)
+    page.goto(html.as_uri())
+    page.wait_for_function("() => window.Reveal?.isReady()", timeout=15_000)
+    assert page.evaluate("() => Reveal.getIndices().h") == 0
+    assert page.evaluate("() => Reveal.getTotalSlides()") > 10
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => Reveal.getIndices().h === 1", timeout=5_000)
+    page.screenshot(path=str(tmp_path / "slides-static-03.png"))
+    assert refused == [], f"the offline slides asked the network for {refused}"

@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Export notebooks as reveal.js slides that open from disk, with no network, for after
+the lecture.
+
+    python3 course.py slides 03              # -> slides/03_masking.slides.html
+    python3 course.py slides                 # every notebook
+    python3 course.py slides 03 --out /tmp/talk
+
+What the export holds:
+- the slides that the notebook's slide metadata describes (``tools/slide_metadata.py``
+  sets it; speaker notes open with the S key), with the outputs stored in the notebook:
+  nothing is re-run;
+- each widget as the static picture stored with it (a file cannot run a kernel);
+- the diagrams from ``fig/``, embedded, so the HTML file needs no ``fig/`` beside it;
+- reveal.js 5 copied into ``slides/reveal.js/`` from the ``sphinx-revealjs`` package that
+  requirements.txt installs. The HTML loads nothing else: no CDN. Hand out the HTML file
+  together with that folder.
+
+Formulas stay as their TeX source (``$\\alpha_{ts}$``): MathJax would have to come from a
+CDN, and no package on PyPI ships it.
+
+nbconvert's own ``jupyter nbconvert --to slides`` would load reveal.js, require.js, jQuery
+and MathJax from CDNs; the template in ``tools/slides_template/`` replaces those.
+"""
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = Path(__file__).resolve().parent / "slides_template"
+REVEAL_DIR = "reveal.js"  # the folder beside the HTML files, and the HTML's reveal_url_prefix
+# The parts of reveal.js the slides load: the script, its styles and themes (with their
+# fonts) and the speaker-notes plugin; source maps left out.
+REVEAL_PARTS = ("dist", "plugin/notes")
+
+
+def reveal_source() -> Path:
+    """The reveal.js folder inside the installed sphinx-revealjs package."""
+    try:
+        import sphinx_revealjs
+    except ImportError:
+        sys.exit("The slides need the sphinx-revealjs package (it ships reveal.js): "
+                 "run `python3 course.py slides ...`, which installs requirements.txt")
+    source = Path(sphinx_revealjs.__file__).parent / "_static" / "revealjs"
+    if not (source / "dist" / "reveal.js").exists():
+        sys.exit(f"reveal.js not found in {source}: the sphinx-revealjs package has changed "
+                 f"its layout; requirements.txt pins the version this script knows")
+    return source
+
+
+def copy_reveal(out: Path) -> Path:
+    """Copy reveal.js's dist/ and its notes plugin to ``out/reveal.js``; return that folder."""
+    source, target = reveal_source(), out / REVEAL_DIR
+    for part in REVEAL_PARTS:
+        shutil.copytree(source / part, target / part, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("*.map", "*.esm.js"))
+    return target
+
+
+def exporter():
+    """nbconvert's SlidesExporter with the offline template and local reveal.js."""
+    from nbconvert import SlidesExporter
+
+    return SlidesExporter(extra_template_basedirs=[str(TEMPLATE.parent)],
+                          template_name=TEMPLATE.name, reveal_url_prefix=REVEAL_DIR,
+                          reveal_theme="white", reveal_transition="none", reveal_number="c/t",
+                          reveal_width="1280", reveal_height="900", embed_images=True)
+
+
+def export(path: Path, out: Path) -> Path:
+    """Write ``out/<name>.slides.html`` for the notebook at ``path``; return its path."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    # Without the widget state the exporter shows each widget's stored picture (image/png)
+    # instead of a widget view that would need the widget manager from a CDN.
+    notebook.metadata.pop("widgets", None)
+    body, _ = exporter().from_notebook_node(
+        notebook, resources={"metadata": {"name": path.stem, "path": str(path.parent)}})
+    target = out / f"{path.stem}.slides.html"
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def select(keys) -> list[Path]:
+    paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    if not keys:
+        return paths
+    chosen = [p for p in paths if any(key in p.name for key in keys)]
+    if not chosen:
+        sys.exit(f"no notebook matches {keys}; they are named like '03_masking.ipynb' "
+                 f"(select with 03 or masking)")
+    return chosen
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="*", help="numbers or names to select (default: all)")
+    parser.add_argument("--out", type=Path, default=ROOT / "slides",
+                        help="where to write the slides (default: slides/, git-ignored)")
+    args = parser.parse_args(argv)
+    paths = select(args.notebooks)
+    args.out.mkdir(parents=True, exist_ok=True)
+    copy_reveal(args.out)
+    for path in paths:
+        print(export(path, args.out))
+    print(f"{len(paths)} slide decks in {args.out}/; open one in a browser (no network "
+          f"needed); keep the {REVEAL_DIR}/ folder beside them. Keys: arrows move, "
+          f"S opens the speaker notes, F full screen.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
