@@ -216,7 +216,8 @@ def mapping_table(rows, layers=(0,)) -> str:
     shown = [r for r in rows if not r.ours.startswith("blocks.")
              or int(r.ours.split(".")[1]) in layers]
     width = max(len(" + ".join(_short(r.checkpoint))) for r in shown)
-    lines = [f"{'checkpoint (Hugging Face BertModel)':{width}s}  {'ours (PretrainedEncoder)':30s} how",
+    header = f"{'checkpoint (Hugging Face BertModel)':{width}s}  {'ours (PretrainedEncoder)':30s}"
+    lines = [f"{header} how",
              "-" * (width + 46)]
     lines += [f"{' + '.join(_short(r.checkpoint)):{width}s}  {r.ours:30s} {r.how}" for r in shown]
     return "\n".join(lines)
@@ -404,8 +405,9 @@ def docstring_sentences(modules=STDLIB_MODULES, max_chars: int = 90) -> list:
         module = importlib.import_module(module_name)
         for name in sorted(dir(module)):
             obj = getattr(module, name)
+            home = getattr(obj, "__module__", None)  # re-exported from elsewhere: skip
             if name.startswith("_") or not callable(obj) or inspect.isclass(obj) or \
-                    getattr(obj, "__module__", None) not in (module.__name__, "_" + module.__name__):
+                    home not in (module.__name__, "_" + module.__name__):
                 continue
             paragraphs = (inspect.getdoc(obj) or "").split("\n\n")
             if "->" in paragraphs[0] or paragraphs[0].startswith(name + "("):

@@ -140,7 +140,8 @@ def test_load_state_fills_every_parameter(tiny):
     assert torch.equal(qkv[:C], checkpoint["encoder.layer.1.attention.self.query.weight"])
     assert torch.equal(qkv[C:2 * C], checkpoint["encoder.layer.1.attention.self.key.weight"])
     assert torch.equal(qkv[2 * C:], checkpoint["encoder.layer.1.attention.self.value.weight"])
-    assert torch.equal(model.blocks[0].norm2.bias, checkpoint["encoder.layer.0.output.LayerNorm.bias"])
+    assert torch.equal(model.blocks[0].norm2.bias,
+                       checkpoint["encoder.layer.0.output.LayerNorm.bias"])
 
 
 @pytest.mark.parametrize("change, message", [
@@ -177,7 +178,8 @@ def test_load_state_names_several_problems_at_once(tiny):
 
 def test_mean_pool_ignores_padding():
     hidden = torch.tensor([[[1.0], [3.0], [100.0]], [[2.0], [-5.0], [7.0]]])  # (2, 3, 1)
-    assert torch.allclose(mean_pool(hidden, torch.tensor([2, 3])).flatten(), torch.tensor([2.0, 4 / 3]))
+    pooled = mean_pool(hidden, torch.tensor([2, 3])).flatten()
+    assert torch.allclose(pooled, torch.tensor([2.0, 4 / 3]))  # not 34.7 (padding counted)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(3, 5, 4, generator=g)
     lengths = torch.tensor([5, 2, 1])
