@@ -16,8 +16,8 @@ What the export holds:
   requirements.txt installs. The HTML loads nothing else: no CDN. Hand out the HTML file
   together with that folder.
 
-Formulas stay as their TeX source (``$\\alpha_{ts}$``): MathJax would have to come from a
-CDN, and no package on PyPI ships it.
+- MathJax 2.7 copied into ``slides/mathjax/`` from the ``jupyter-server-mathjax`` package,
+  so the formulas are typeset offline too.
 
 nbconvert's own ``jupyter nbconvert --to slides`` would load reveal.js, require.js, jQuery
 and MathJax from CDNs; the template in ``tools/slides_template/`` replaces those.
@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "slides_template"
 REVEAL_DIR = "reveal.js"  # the folder beside the HTML files, and the HTML's reveal_url_prefix
+MATHJAX_DIR = "mathjax"  # the folder beside the HTML files that tools/slides_template loads
 # The parts of reveal.js the slides load: the script, its styles and themes (with their
 # fonts) and the speaker-notes plugin; source maps left out.
 REVEAL_PARTS = ("dist", "plugin/notes")
@@ -47,6 +48,19 @@ def reveal_source() -> Path:
         sys.exit(f"reveal.js not found in {source}: the sphinx-revealjs package has changed "
                  f"its layout; requirements.txt pins the version this script knows")
     return source
+
+
+def copy_mathjax(out: Path) -> Path:
+    """Copy MathJax 2.7 from the jupyter-server-mathjax package to ``out/mathjax``."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        sys.exit("The slides need the jupyter-server-mathjax package (it ships MathJax): "
+                 "run `python3 course.py slides ...`, which installs requirements.txt")
+    source = Path(jupyter_server_mathjax.__file__).parent / "static"
+    target = out / MATHJAX_DIR
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    return target
 
 
 def copy_reveal(out: Path) -> Path:
@@ -103,10 +117,11 @@ def main(argv=None) -> int:
     paths = select(args.notebooks)
     args.out.mkdir(parents=True, exist_ok=True)
     copy_reveal(args.out)
+    copy_mathjax(args.out)
     for path in paths:
         print(export(path, args.out))
     print(f"{len(paths)} slide decks in {args.out}/; open one in a browser (no network "
-          f"needed); keep the {REVEAL_DIR}/ folder beside them. Keys: arrows move, "
+          f"needed); keep the {REVEAL_DIR}/ and {MATHJAX_DIR}/ folders beside them. Keys: arrows move, "
           f"S opens the speaker notes, F full screen.")
     return 0
 
