@@ -419,19 +419,46 @@ def test_live_slides_mask_lab_redraws_on_its_slide(lab, page, tmp_path):
     page.screenshot(path=str(tmp_path / "slides-live-03-mask-lab-none.png"))
 
 
+# What an exported deck shows once MathJax has finished: its formulas, the error boxes
+# MathJax draws for one it cannot typeset, and the pictures that did not load.
+TYPESET = """() => ({
+    formulas: document.querySelectorAll('.MathJax, .MathJax_Display').length,
+    errors: [...document.querySelectorAll('.MathJax_Error')].map(e => e.textContent.slice(0, 80)),
+    images: document.querySelectorAll('.slides img').length,
+    broken: [...document.querySelectorAll('img')].filter(img => !(img.complete
+        && img.naturalWidth > 0)).map(img => (img.getAttribute('alt') || img.src).slice(0, 80)),
+})"""
+
+
+def show_slide_with(page, find):
+    """Go to the slide holding the element that the JavaScript expression ``find``
+    gives, with all its fragments shown."""
+    page.evaluate(f"""() => {{
+        const slide = ({find}).closest('section');
+        const at = Reveal.getIndices(slide);
+        Reveal.slide(at.h, at.v, slide.querySelectorAll('.fragment').length);
+    }}""")
+    page.wait_for_timeout(300)
+
+
 def test_static_slides_open_offline_and_advance(page, tmp_path):
-    """python3 course.py slides 03, opened from disk with every request but file:// refused:
-    reveal.js starts, and the right arrow moves to the next slide."""
+    """python3 course.py slides 01, opened from disk with every request but file:// refused:
+    reveal.js starts, MathJax (the copy beside the HTML) typesets every formula without an
+    error, the diagram from fig/ and the stored pictures are shown, nothing local is
+    missing, and the right arrow moves to the next slide."""
     sys.path.insert(0, str(ROOT / "tools"))
     import slides
 
-    copy = tmp_path / "notebooks" / "03_masking.ipynb"
+    copy = tmp_path / "notebooks" / "01_attention_as_soft_lookup.ipynb"
     copy.parent.mkdir()
     shutil.copy(ROOT / "notebooks" / copy.name, copy)
+    shutil.copytree(ROOT / "fig", tmp_path / "fig")  # where the notebook's ../fig/ points
     with_slide_metadata(copy)
     slides.copy_reveal(tmp_path / "slides")
+    slides.copy_mathjax(tmp_path / "slides")
     html = slides.export(copy, tmp_path / "slides")
-    refused = []
+    shutil.rmtree(tmp_path / "fig")  # the HTML must carry its diagrams, not link them
+    refused, missing = [], []
 
     def offline(route):
         if route.request.url.startswith("file://"):
@@ -441,11 +468,32 @@ def test_static_slides_open_offline_and_advance(page, tmp_path):
             route.abort()
 
     page.route("**/*", offline)
+    page.on("requestfailed", lambda request: missing.append(request.url)
+            if request.url.startswith("file://") else None)
     page.goto(html.as_uri())
     page.wait_for_function("() => window.Reveal?.isReady()", timeout=15_000)
+    page.wait_for_function("() => window.MathJax?.Hub?.Register", timeout=15_000)
+    # The startup's "End" signal comes after the first typesetting of the whole page (a
+    # hook registered later is called at once).
+    page.evaluate("() => new Promise(done => MathJax.Hub.Register.StartupHook('End', done))")
+    page.wait_for_function("() => MathJax.Hub.queue.pending === 0 && !MathJax.Hub.queue.running",
+                           timeout=15_000)
+    shown = page.evaluate(TYPESET)
+    assert shown["formulas"] > 20, f"MathJax typeset only {shown['formulas']} formulas"
+    assert shown["errors"] == [], f"formulas MathJax could not typeset: {shown['errors']}"
+    assert shown["images"] >= 2 and shown["broken"] == [], f"pictures not shown: {shown}"
+    assert missing == [], f"local files the slides load but that are missing: {missing}"
+    show_slide_with(page, "document.querySelector(\"img[src^='data:image/svg+xml']\")")
+    page.screenshot(path=str(tmp_path / "slides-static-01-diagram.png"))
+    show_slide_with(page, "[...document.querySelectorAll('script[type^=\"math/tex\"]')]"
+                          ".find(s => s.text.includes('underbrace')) "
+                          "|| document.querySelector('.MathJax_Display')")
+    page.screenshot(path=str(tmp_path / "slides-static-01-formula.png"))
+
+    page.evaluate("() => Reveal.slide(0, 0)")
     assert page.evaluate("() => Reveal.getIndices().h") == 0
     assert page.evaluate("() => Reveal.getTotalSlides()") > 10
     page.keyboard.press("ArrowRight")
     page.wait_for_function("() => Reveal.getIndices().h === 1", timeout=5_000)
-    page.screenshot(path=str(tmp_path / "slides-static-03.png"))
+    page.screenshot(path=str(tmp_path / "slides-static-01.png"))
     assert refused == [], f"the offline slides asked the network for {refused}"

@@ -118,6 +118,7 @@ def exported(tmp_path_factory):
     copy_path.parent.mkdir()
     slide_metadata.write(copy_path, apply(notebook, plan(notebook, "03_masking")))
     slides.copy_reveal(out / "slides")
+    slides.copy_mathjax(out / "slides")
     html = slides.export(copy_path, out / "slides")
     return html, html.read_text(encoding="utf-8"), plan(notebook, "03_masking")
 
@@ -131,8 +132,10 @@ def test_export_loads_nothing_from_the_network(exported):
 
 def test_export_finds_every_file_it_loads(exported):
     html, text, _ = exported
-    local = re.findall(r"""(?:src|href)\s*=\s*["']([^"'#:]+\.(?:js|css))["']""", text)
-    assert {"reveal.js/dist/reveal.js", "reveal.js/plugin/notes/notes.js"} <= set(local)
+    local = re.findall(r"""(?:src|href)\s*=\s*["']([^"'#:?]+\.(?:js|css))(?:\?[^"']*)?["']""",
+                       text)
+    assert {"reveal.js/dist/reveal.js", "reveal.js/plugin/notes/notes.js",
+            "mathjax/MathJax.js"} <= set(local)
     missing = [name for name in local if not (html.parent / name).exists()]
     assert missing == []
     theme = (html.parent / "reveal.js/dist/theme/white.css").read_text()
@@ -154,6 +157,49 @@ def test_export_embeds_diagrams_and_shows_widgets_as_pictures(exported):
     assert 'src="../fig/' not in text, "a diagram is linked, not embedded"
     assert "application/vnd.jupyter.widget-view+json" not in text
     assert text.count('src="data:image/png;base64,') >= 5
+
+
+def test_embed_local_images_embeds_paths_and_leaves_urls(tmp_path):
+    (tmp_path / "fig").mkdir()
+    (tmp_path / "fig" / "a b.svg").write_text("<svg xmlns='http://www.w3.org/2000/svg'/>")
+    (tmp_path / "notebooks").mkdir()
+    text = ('<p><img src="../fig/a%20b.svg" alt="A"></p><img alt="B" src=\'../fig/a b.svg\'>'
+            '<img src="data:image/png;base64,iVBOR"><img src="https://example.org/x.png">'
+            '<a href="../fig/a b.svg">link</a>')
+    embedded = slides.embed_local_images(text, tmp_path / "notebooks")
+    svg = "data:image/svg+xml;base64,PHN2ZyB4bWxucz0naHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmcnLz4="
+    assert embedded == (f'<p><img src="{svg}" alt="A"></p><img alt="B" src=\'{svg}\'>'
+                        + text[text.index('<img src="data:'):])
+    with pytest.raises(SystemExit, match="missing.svg"):
+        slides.embed_local_images('<img src="../fig/missing.svg">', tmp_path / "notebooks")
+
+
+@pytest.mark.parametrize("number", ["01", "02", "04"])
+def test_export_embeds_the_diagrams_from_fig(tmp_path, number):
+    """The notebooks show ../fig/*.svg; nbconvert's embed_images leaves those linked (it
+    embeds only files inside the notebook's folder), and the HTML must carry them."""
+    path = slides.select([number])[0]
+    linked = re.findall(r"!\[[^]]*\]\((\.\./fig/[^)]+\.svg)\)", path.read_text(encoding="utf-8"))
+    assert linked, f"{path.name} shows no diagram from fig/ any more: pick another notebook"
+    text = slides.export(path, tmp_path).read_text(encoding="utf-8")
+    assert 'src="../' not in text
+    assert text.count('src="data:image/svg+xml;base64,') >= len(linked)
+
+
+def test_mathjax_config_asks_only_for_fonts_the_package_ships(tmp_path):
+    """jupyter-server-mathjax ships MathJax 2.7 with the STIX-Web fonts only: a font that
+    is not there makes MathJax show "[Math Processing Error]" from file:// (the TeX fonts'
+    fontdata.js is missing for \\underbrace in notebook 01)."""
+    template = (slides.TEMPLATE / "index.html.j2").read_text(encoding="utf-8")
+    config = re.search(r'"HTML-CSS":\s*\{([^}]*)\}', template).group(1)
+    web_font = re.search(r'webFont:\s*"([^"]+)"', config).group(1)
+    mathjax = slides.copy_mathjax(tmp_path)
+    assert (mathjax / "jax/output/HTML-CSS/fonts" / web_font / "fontdata.js").exists()
+    assert list((mathjax / "fonts/HTML-CSS" / web_font).glob("woff/*.woff"))
+    for font in re.findall(r'"([^"]+)"', re.search(r"availableFonts:\s*\[([^]]*)\]",
+                                                   config).group(1)):
+        assert (mathjax / "jax/output/HTML-CSS/fonts" / font / "fontdata.js").exists(), font
+    assert re.search(r"imageFont:\s*null", config), "the package ships no image fonts"
 
 
 def test_select_refuses_an_unknown_notebook():

@@ -11,21 +11,29 @@ What the export holds:
   sets it; speaker notes open with the S key), with the outputs stored in the notebook:
   nothing is re-run;
 - each widget as the static picture stored with it (a file cannot run a kernel);
-- the diagrams from ``fig/``, embedded, so the HTML file needs no ``fig/`` beside it;
+- the diagrams from ``fig/``, embedded as data: URIs, so the HTML file needs no ``fig/``
+  beside it (nbconvert's embed_images leaves ``../fig/x.svg`` linked: it embeds only files
+  inside the notebook's own folder; ``embed_local_images`` does the rest);
 - reveal.js 5 copied into ``slides/reveal.js/`` from the ``sphinx-revealjs`` package that
-  requirements.txt installs. The HTML loads nothing else: no CDN. Hand out the HTML file
-  together with that folder.
-
+  requirements.txt installs;
 - MathJax 2.7 copied into ``slides/mathjax/`` from the ``jupyter-server-mathjax`` package,
-  so the formulas are typeset offline too.
+  so the formulas are typeset offline too (with its STIX-Web fonts: the package ships no
+  TeX fonts; see the template).
+
+The HTML loads nothing else: no CDN. Hand out the HTML file together with those two folders.
 
 nbconvert's own ``jupyter nbconvert --to slides`` would load reveal.js, require.js, jQuery
 and MathJax from CDNs; the template in ``tools/slides_template/`` replaces those.
 """
 import argparse
+import base64
+import html as html_text
+import mimetypes
+import re
 import shutil
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "slides_template"
@@ -82,6 +90,28 @@ def exporter():
                           reveal_width="1280", reveal_height="900", embed_images=True)
 
 
+# An <img> whose src is a path (no scheme such as data:, file: or https:, not //host/...).
+LOCAL_IMAGE = re.compile(r"""(<img\b[^>]*?\bsrc\s*=\s*)(["'])(?![a-zA-Z][a-zA-Z0-9+.-]*:|//)"""
+                         r"""([^"'#?]+)(?:[?#][^"']*)?\2""", re.IGNORECASE)
+
+
+def embed_local_images(text: str, folder: Path) -> str:
+    """Replace each ``<img src="../fig/x.svg">`` (a path relative to ``folder``, the
+    notebook's folder) by the file's contents as a base64 data: URI. A linked file that
+    does not exist stops the export: the slides would show a broken picture."""
+    def embed(match):
+        name = unquote(html_text.unescape(match.group(3)))
+        file = (folder / name).resolve()
+        if not file.is_file():
+            sys.exit(f"the notebook in {folder} shows the picture {name!r}, "
+                     f"but {file} does not exist")
+        mime = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+        data = base64.b64encode(file.read_bytes()).decode("ascii")
+        return f'{match.group(1)}{match.group(2)}data:{mime};base64,{data}{match.group(2)}'
+
+    return LOCAL_IMAGE.sub(embed, text)
+
+
 def export(path: Path, out: Path) -> Path:
     """Write ``out/<name>.slides.html`` for the notebook at ``path``; return its path."""
     import nbformat
@@ -93,7 +123,7 @@ def export(path: Path, out: Path) -> Path:
     body, _ = exporter().from_notebook_node(
         notebook, resources={"metadata": {"name": path.stem, "path": str(path.parent)}})
     target = out / f"{path.stem}.slides.html"
-    target.write_text(body, encoding="utf-8")
+    target.write_text(embed_local_images(body, path.parent), encoding="utf-8")
     return target
 
 
@@ -121,8 +151,8 @@ def main(argv=None) -> int:
     for path in paths:
         print(export(path, args.out))
     print(f"{len(paths)} slide decks in {args.out}/; open one in a browser (no network "
-          f"needed); keep the {REVEAL_DIR}/ and {MATHJAX_DIR}/ folders beside them. Keys: arrows move, "
-          f"S opens the speaker notes, F full screen.")
+          f"needed); keep the {REVEAL_DIR}/ and {MATHJAX_DIR}/ folders beside them. "
+          f"Keys: arrows move, S opens the speaker notes, F full screen.")
     return 0
 
 
