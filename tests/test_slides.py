@@ -178,7 +178,7 @@ def test_embed_local_images_embeds_paths_and_leaves_urls(tmp_path):
 def test_export_embeds_the_diagrams_from_fig(tmp_path, number):
     """The notebooks show ../fig/*.svg; nbconvert's embed_images leaves those linked (it
     embeds only files inside the notebook's folder), and the HTML must carry them."""
-    path = slides.select([number])[0]
+    path = slides.select_notebooks([number])[0]
     linked = re.findall(r"!\[[^]]*\]\((\.\./fig/[^)]+\.svg)\)", path.read_text(encoding="utf-8"))
     assert linked, f"{path.name} shows no diagram from fig/ any more: pick another notebook"
     text = slides.export(path, tmp_path).read_text(encoding="utf-8")
@@ -204,5 +204,5 @@ def test_mathjax_config_asks_only_for_fonts_the_package_ships(tmp_path):
 
 def test_select_refuses_an_unknown_notebook():
     with pytest.raises(SystemExit, match="no notebook matches"):
-        slides.select(["99_nothing"])
-    assert [p.name for p in slides.select(["03"])] == ["03_masking.ipynb"]
+        slides.select_notebooks(["99_nothing"])
+    assert [p.name for p in slides.select_notebooks(["03"])] == ["03_masking.ipynb"]

@@ -35,6 +35,8 @@ import sys
 from pathlib import Path
 from urllib.parse import unquote
 
+from _select import select_notebooks  # tools/_select.py
+
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "slides_template"
 REVEAL_DIR = "reveal.js"  # the folder beside the HTML files, and the HTML's reveal_url_prefix
@@ -127,24 +129,13 @@ def export(path: Path, out: Path) -> Path:
     return target
 
 
-def select(keys) -> list[Path]:
-    paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    if not keys:
-        return paths
-    chosen = [p for p in paths if any(key in p.name for key in keys)]
-    if not chosen:
-        sys.exit(f"no notebook matches {keys}; they are named like '03_masking.ipynb' "
-                 f"(select with 03 or masking)")
-    return chosen
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="numbers or names to select (default: all)")
     parser.add_argument("--out", type=Path, default=ROOT / "slides",
                         help="where to write the slides (default: slides/, git-ignored)")
     args = parser.parse_args(argv)
-    paths = select(args.notebooks)
+    paths = select_notebooks(args.notebooks)
     args.out.mkdir(parents=True, exist_ok=True)
     copy_reveal(args.out)
     copy_mathjax(args.out)

@@ -18,6 +18,8 @@ import re
 import sys
 from pathlib import Path
 
+from _select import select_notebooks  # tools/_select.py
+
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = re.compile(r"<details>\s*<summary>\s*Solutions?\b.*?</details>\s*",
                        re.DOTALL | re.IGNORECASE)
@@ -52,12 +54,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "student",
                         help="where to write the copies (default: student/, git-ignored)")
     args = parser.parse_args(argv)
-    paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    if args.notebooks:
-        paths = [p for p in paths if any(key in p.name for key in args.notebooks)]
-        if not paths:
-            sys.exit(f"no notebook matches {args.notebooks}; they are named like "
-                     f"'03_masking.ipynb' (select with 03 or masking)")
+    paths = select_notebooks(args.notebooks)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "notebooks").mkdir(exist_ok=True)
     for path in paths:
