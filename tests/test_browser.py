@@ -150,9 +150,15 @@ NOTEBOOK_STATE = """() => {
 def run_all_cells(page, url, token, notebook):
     """Open ``notebook`` in JupyterLab, run every cell, and fail on any error output."""
     page.goto(f"{url}/lab/tree/notebooks/{notebook}?token={token}")
-    page.wait_for_function(
-        "() => window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel"
-        "?.status === 'idle'", timeout=90_000)
+    page.wait_for_function(  # this notebook's panel (not one left open before), kernel idle
+        "name => { const w = window.jupyterapp?.shell.currentWidget; "
+        "return w?.context?.path?.endsWith(name) "
+        "&& w.sessionContext?.session?.kernel?.status === 'idle'; }",
+        arg=notebook, timeout=90_000)
+    # Clear the stored outputs first: a stored notebook already has an execution count in
+    # every cell, so "every cell ran" would otherwise hold before anything has run.
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+    page.wait_for_function(f"() => ({NOTEBOOK_STATE})().ran === 0", timeout=30_000)
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.wait_for_function(f"() => {{ const s = ({NOTEBOOK_STATE})(); "
                            "return s.idle && s.ran === s.cells; }", timeout=120_000)
