@@ -148,7 +148,11 @@ class AttentionExplorer(_FigureWidget):
             "query": _dropdown(self._query_options(0), "query", value=0),
         }
         controls["example"].observe(self._new_example, names="value")
-        super().__init__(controls, figsize=(8, 3.8))
+        # Taller for long sentences, so that a heatmap row still holds a line of text
+        # (a real model's 17 tokens): up to the style's 5.2 in.
+        longest = max(max(len(t) for t in self.query_tokens), max(len(t) for t in self.key_tokens))
+        height = min(style.MAX_HEIGHT, max(3.8, 2.0 + 0.2 * longest))
+        super().__init__(controls, figsize=(style.FIGURE_WIDTH, height))
 
     def _query_options(self, example):
         return [(f"{i}: {tok}", i) for i, tok in enumerate(self.query_tokens[example])]
