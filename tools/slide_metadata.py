@@ -17,8 +17,8 @@ key press), ``notes`` (speaker notes: hidden on the slide), ``skip`` (not shown)
 - a markdown cell that starts a new idea inside a section (a bold lead-in such as
   ``**Zero, then renormalise?**`` or a ``> **Common misconception.**`` box) opens a
   subslide; a short bold remark (three lines or fewer) is a fragment;
-- an aside becomes the lecturer's speaker notes: a paragraph in parentheses, or a
-  ``> **A short history.**`` box;
+- an aside becomes the lecturer's speaker notes: a paragraph in parentheses, a
+  ``> **A short history.**`` box, or the ``> **For the lecturer.**`` box under the title;
 - the set-up cell (imports and seeds, no output) and the learner's exercise stubs
   (``# YOUR CODE HERE``) are skipped: they run, but show nothing worth a slide;
 - a code cell stays on the slide of the markdown that explains it; a code cell whose
@@ -156,7 +156,8 @@ def plan(notebook: dict, name: str = "") -> list[str]:
             kind = "skip"
         elif in_exercises:
             kind = "skip" if cell["cell_type"] == "code" else ("-" if fits else "subslide")
-        elif markdown and (text.startswith("(") or text.startswith("> **A short history")):
+        elif markdown and (text.startswith("(") or text.startswith("> **A short history")
+                           or text.startswith("> **For the lecturer")):
             kind = "notes"
         elif markdown and re.match(r"(> )?\*\*", text):
             kind = "fragment" if lines <= 3 and fits else "subslide"
