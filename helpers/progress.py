@@ -240,15 +240,18 @@ def progress_report(progress: Progress | None = None) -> str:
     cards = {}
     for card in load_cards():
         cards.setdefault(card["notebook"], []).append(card["id"])
-    lines = [f"Progress file: {progress.path}", "",
+    shown_path = str(progress.path).replace(str(Path.home()), "~", 1)
+    lines = [f"Progress file: {shown_path}", "",
              f"{'notebook':>8}  {'exercises passed':>16}  {'cards due today':>15}  "
-             f"{'cards learnt':>12}"]
+             f"{'new cards':>9}  {'cards learnt':>12}"]
     for notebook in sorted(set(checks) | set(cards)):
         passed = sum(f"{notebook}/{c}" in state["exercises"] for c in checks.get(notebook, []))
         ids = cards.get(notebook, [])
-        due = sum(card_is_due(state["cards"].get(c), today) for c in ids)
-        learnt = sum(state["cards"].get(c, {}).get("box", 1) > 1 for c in ids)
+        seen = [state["cards"][c] for c in ids if c in state["cards"]]
+        due = sum(card_is_due(card, today) for card in seen)  # met before, due again
+        learnt = sum(card["box"] > 1 for card in seen)
         lines.append(f"{notebook:>8}  {passed:>9} of {len(checks.get(notebook, [])):<4}  "
-                     f"{due:>8} of {len(ids):<4}  {learnt:>5} of {len(ids)}")
-    lines += ["", "Review what is due: `helpers.Flashcards(due_only=True)` in any notebook."]
+                     f"{due:>15}  {len(ids) - len(seen):>9}  {learnt:>5} of {len(ids)}")
+    lines += ["", "Review the cards due today: `helpers.Flashcards(due_only=True)` (the start page);",
+              "new cards come with each notebook's deck, at its end."]
     return "\n".join(lines)

@@ -49,6 +49,7 @@ def test_no_solution_survives_in_the_copy(path):
     survivors = [line for line in lines if json.dumps(line)[1:-1] in text]
     assert not survivors, f"solution text left in the copy: {survivors[:3]}"
     assert "Solutions (try first!)" not in text
+    assert "For the lecturer" not in text and "For the lecturer" in json.dumps(original)
 
 
 @pytest.mark.parametrize("path", WITH_SOLUTIONS, ids=lambda p: p.name[:2])

@@ -17,7 +17,7 @@ key press), ``notes`` (speaker notes: hidden on the slide), ``skip`` (not shown)
 - a markdown cell that starts a new idea inside a section (a bold lead-in such as
   ``**Zero, then renormalise?**`` or a ``> **Common misconception.**`` box) opens a
   subslide; a short bold remark (three lines or fewer) is a fragment;
-- an aside becomes the lecturer's speaker notes: a paragraph in parentheses, a
+- an aside becomes the lecturer's speaker notes: a cell that is one paragraph in parentheses, a
   ``> **A short history.**`` box, or the ``> **For the lecturer.**`` box under the title;
 - the set-up cell (imports and seeds, no output) and the learner's exercise stubs
   (``# YOUR CODE HERE``) are skipped: they run, but show nothing worth a slide;
@@ -151,12 +151,16 @@ def plan(notebook: dict, name: str = "") -> list[str]:
         elif heading:
             kind = "subslide"
         elif markdown and re.match(r"<details>\s*<summary>\s*Solutions?", text, re.I):
-            kind = "skip"
+            # Folded solutions alone are skipped; a cell that goes on with a section
+            # (quick questions, the summary) is that section's slide.
+            kind = "slide" if re.search(r"^## ", text, re.M) else "skip"
         elif is_setup(cell) or is_exercise_stub(cell):
             kind = "skip"
         elif in_exercises:
             kind = "skip" if cell["cell_type"] == "code" else ("-" if fits else "subslide")
-        elif markdown and (text.startswith("(") or text.startswith("> **A short history")
+        elif markdown and ((text.startswith("(") and text.rstrip().endswith(")")
+                            and "\n#" not in text)  # an aside: one parenthesised paragraph
+                           or text.startswith("> **A short history")
                            or text.startswith("> **For the lecturer")):
             kind = "notes"
         elif markdown and re.match(r"(> )?\*\*", text):

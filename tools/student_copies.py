@@ -9,7 +9,8 @@ What changes in a copy, and nothing else:
   the markdown (the quick questions' "Answers" blocks stay: they are for recall, not
   exercises); a markdown cell left empty is dropped;
 - the exercise cells (those that call ``exercises.check_...``) lose their stored output,
-  so the learner sees no "Not done yet" message before trying.
+  so the learner sees no "Not done yet" message before trying;
+- the ``> **For the lecturer.**`` box under the title (speaker notes) is dropped.
 Every other cell, its outputs and the notebook's widget state are kept as they are.
 """
 import argparse
@@ -25,6 +26,9 @@ SOLUTIONS = re.compile(r"<details>\s*<summary>\s*Solutions?\b.*?</details>\s*",
                        re.DOTALL | re.IGNORECASE)
 
 
+LECTURER_NOTES = "> **For the lecturer.**"
+
+
 def is_exercise(cell: dict) -> bool:
     return cell["cell_type"] == "code" and "exercises.check_" in "".join(cell["source"])
 
@@ -36,6 +40,8 @@ def student_copy(notebook: dict) -> dict:
     for cell in copy["cells"]:
         if cell["cell_type"] == "markdown":
             source = "".join(cell["source"])
+            if source.startswith(LECTURER_NOTES):
+                continue
             cut = SOLUTIONS.sub("", source)
             if cut != source:
                 if not cut.strip():
