@@ -43,15 +43,15 @@ from helpers.positional import (
     LearnedPositions, SinusoidalPositions, alibi_bias, alibi_slopes, relative_similarity,
     rotary, sinusoidal_encoding,
 )
-from helpers.progress import (
-    Progress, ProgressFileWarning, card_is_due, leitner_interval, leitner_schedule, progress_path,
-    progress_report,
-)
 from helpers.pretrained import (
     BertConfig, BertEmbeddings, MappingRow, PretrainedEncoder, checkpoint_problems,
     docstring_sentences, embed_sentences, encode_batch, head_pattern_scores, load_checkpoint,
     load_pretrained, load_reference, load_state, load_tokenizer, mapping_table, mean_pool,
     model_path, reference_outputs, sentence_embedding, weight_mapping,
+)
+from helpers.progress import (
+    Progress, ProgressFileWarning, card_is_due, leitner_interval, leitner_schedule,
+    progress_path, progress_report,
 )
 from helpers.reproducibility import ClaimFailed, expect, seed_everything
 from helpers.style import fits_numbers, panel_grid, text_inches, use_course_style
@@ -78,27 +78,35 @@ from helpers.windows import (
 )
 
 __all__ = [
-    "AttentionExplorer", "Augmented", "BPETokenizer", "BertConfig", "BertEmbeddings", "ClaimFailed", "DecoderBlock",
-    "Encoder", "EncoderBlock", "EncoderConfig", "EncoderDecoder", "Flashcards", "GPT", "GPTBlock",
-    "GPTConfig", "History", "KVCache", "LayerNorm", "LearnedPositions", "MLP", "MappingRow", "MaskLab",
-    "MultiHeadAttention", "PatchMerging", "PositionExplorer", "PretrainedEncoder", "Progress", "ProgressFileWarning", "RandomShift",
-    "ReceptiveFieldExplorer", "SamplingExplorer", "SelfAttention", "Seq2SeqConfig",
-    "SinusoidalPositions", "SmallCNN", "SoftLookupExplorer", "Swin", "SwinBlock",
-    "SwinConfig", "ViT", "ViTConfig", "ViTExplorer", "WindowAttention", "accuracy",
-    "alibi_bias", "alibi_slopes", "attention_rollout", "attention_weight_counts",
-    "beam_search", "card_is_due", "causal_mask", "char_vocabulary", "check_feature_map", "check_images", "checkpoint_problems",
-    "combine", "copy_attention_to_torch", "copy_decoder_block_to_torch",
-    "copy_encoder_block_to_torch", "copy_vit_to_torchvision", "date_task", "docstring_sentences", "embed_sentences", "encode_batch", "encode_chars",
-    "encode_reviews", "expect", "figure_to_png", "fit", "fits_numbers", "from_pytorch", "generate",
-    "greedy_decode", "head_pattern_scores", "leitner_interval", "leitner_schedule", "load_cards", "load_checkpoint", "load_digits_split", "load_pretrained", "load_reference", "load_state", "load_tokenizer", "mapping_table", "mean_attention_distance", "mean_pool", "merge", "model_path",
-    "padding_mask", "padding_mask_from_tokens", "pair_counts", "panel_grid", "patch_distances",
-    "patchify", "plot_attention", "plot_history", "position_similarity", "progress_path", "progress_report", "receptive_field", "reference_outputs",
-    "relative_position_index", "relative_similarity", "reverse_task", "review_task",
-    "review_vocabulary", "rotary", "sample_next", "scaled_dot_product_attention",
-    "seed_everything", "sentence_embedding", "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding",
-    "subsample", "text_inches", "to_pytorch", "top_k_filter", "torchvision_patch_merging",
+    "AttentionExplorer", "Augmented", "BPETokenizer", "BertConfig", "BertEmbeddings",
+    "ClaimFailed", "DecoderBlock", "Encoder", "EncoderBlock", "EncoderConfig",
+    "EncoderDecoder", "Flashcards", "GPT", "GPTBlock", "GPTConfig", "History", "KVCache",
+    "LayerNorm", "LearnedPositions", "MLP", "MappingRow", "MaskLab", "MultiHeadAttention",
+    "PatchMerging", "PositionExplorer", "PretrainedEncoder", "Progress",
+    "ProgressFileWarning", "RandomShift", "ReceptiveFieldExplorer", "SamplingExplorer",
+    "SelfAttention", "Seq2SeqConfig", "SinusoidalPositions", "SmallCNN",
+    "SoftLookupExplorer", "Swin", "SwinBlock", "SwinConfig", "ViT", "ViTConfig",
+    "ViTExplorer", "WindowAttention", "accuracy", "alibi_bias", "alibi_slopes",
+    "attention_rollout", "attention_weight_counts", "beam_search", "card_is_due",
+    "causal_mask", "char_vocabulary", "check_feature_map", "check_images",
+    "checkpoint_problems", "combine", "copy_attention_to_torch",
+    "copy_decoder_block_to_torch", "copy_encoder_block_to_torch", "copy_vit_to_torchvision",
+    "date_task", "docstring_sentences", "embed_sentences", "encode_batch", "encode_chars",
+    "encode_reviews", "expect", "figure_to_png", "fit", "fits_numbers", "from_pytorch",
+    "generate", "greedy_decode", "head_pattern_scores", "leitner_interval",
+    "leitner_schedule", "load_cards", "load_checkpoint", "load_digits_split",
+    "load_pretrained", "load_reference", "load_state", "load_tokenizer", "mapping_table",
+    "mean_attention_distance", "mean_pool", "merge", "model_path", "padding_mask",
+    "padding_mask_from_tokens", "pair_counts", "panel_grid", "patch_distances", "patchify",
+    "plot_attention", "plot_history", "position_similarity", "progress_path",
+    "progress_report", "receptive_field", "reference_outputs", "relative_position_index",
+    "relative_similarity", "reverse_task", "review_task", "review_vocabulary", "rotary",
+    "sample_next", "scaled_dot_product_attention", "seed_everything", "sentence_embedding",
+    "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding", "subsample",
+    "text_inches", "to_pytorch", "top_k_filter", "torchvision_patch_merging",
     "torchvision_vit", "torchvision_window_attention", "two_corners_task",
-    "use_course_style", "vit_b_16_reference", "weight_mapping", "window_connections", "window_partition", "window_reverse",
+    "use_course_style", "vit_b_16_reference", "weight_mapping", "window_connections",
+    "window_partition", "window_reverse",
 ]
 
 use_course_style()  # the course's figure style (helpers/style.py): sized to the notebook column
