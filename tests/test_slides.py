@@ -179,7 +179,9 @@ def test_export_embeds_the_diagrams_from_fig(tmp_path, number):
     """The notebooks show ../fig/*.svg; nbconvert's embed_images leaves those linked (it
     embeds only files inside the notebook's folder), and the HTML must carry them."""
     path = slides.select_notebooks([number])[0]
-    linked = re.findall(r"!\[[^]]*\]\((\.\./fig/[^)]+\.svg)\)", path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")  # markdown images, or <img> with a width
+    linked = (re.findall(r"!\[[^]]*\]\((\.\./fig/[^)]+\.svg)\)", text)
+              + re.findall(r'<img src=\\"(\.\./fig/[^"\\]+\.svg)\\"', text))
     assert linked, f"{path.name} shows no diagram from fig/ any more: pick another notebook"
     text = slides.export(path, tmp_path).read_text(encoding="utf-8")
     assert 'src="../' not in text

@@ -151,9 +151,7 @@ def plan(notebook: dict, name: str = "") -> list[str]:
         elif heading:
             kind = "subslide"
         elif markdown and re.match(r"<details>\s*<summary>\s*Solutions?", text, re.I):
-            # Folded solutions alone are skipped; a cell that goes on with a section
-            # (quick questions, the summary) is that section's slide.
-            kind = "slide" if re.search(r"^## ", text, re.M) else "skip"
+            kind = "skip"
         elif is_setup(cell) or is_exercise_stub(cell):
             kind = "skip"
         elif in_exercises:
