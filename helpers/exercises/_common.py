@@ -61,6 +61,18 @@ def _projections(seed=0, C=9, d_k=9, d_v=4):
         return (torch.nn.Linear(C, d_k), torch.nn.Linear(C, d_k), torch.nn.Linear(C, d_v))
 
 
+def _perturbed(make, seed):
+    """``make()``, built from its own seed, with every weight moved off its initial value
+    (LayerNorms included, so that their scale and shift matter), in eval mode."""
+    with torch.random.fork_rng():  # the learner's random stream is left as it was
+        torch.manual_seed(seed)
+        module = make()
+        with torch.no_grad():
+            for p in module.parameters():
+                p.add_(0.3 * torch.randn_like(p))
+    return module.eval()
+
+
 # Which notebook each module's exercises belong to, for the progress file.
 NOTEBOOK_OF_MODULE = {
     "soft_lookup": "01", "self_attention": "02", "masking": "03", "multihead": "04",

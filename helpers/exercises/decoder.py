@@ -1,7 +1,7 @@
 """Exercise checks of Notebook 07, the decoder."""
 import torch
 
-from helpers.exercises._common import Check, _diagnose
+from helpers.exercises._common import Check, _diagnose, _perturbed
 
 
 def check_teacher_forcing(shift):
@@ -46,13 +46,8 @@ def _decoder_block(seed=0, C=16, H=2):
     from helpers.decoder import DecoderBlock
     from helpers.encoder import EncoderConfig
 
-    with torch.random.fork_rng():  # the learner's random stream is left as it was
-        torch.manual_seed(seed)
-        block = DecoderBlock(EncoderConfig(d_model=C, num_heads=H, d_ff=2 * C, norm_first=True))
-        with torch.no_grad():
-            for p in block.parameters():
-                p.add_(0.3 * torch.randn_like(p))
-    return block.eval()
+    return _perturbed(lambda: DecoderBlock(EncoderConfig(d_model=C, num_heads=H, d_ff=2 * C,
+                                                         norm_first=True)), seed)
 
 
 def _decoder_block_wirings(block, z, memory):

@@ -1,7 +1,7 @@
 """Exercise checks of Notebook 06, the encoder."""
 import torch
 
-from helpers.exercises._common import Check, _diagnose
+from helpers.exercises._common import Check, _diagnose, _perturbed
 
 
 def check_layernorm(layernorm):
@@ -200,13 +200,8 @@ def _encoder_block(seed=0, C=8, H=2):
     the two LayerNorms differ and swapping them shows."""
     from helpers.encoder import EncoderBlock, EncoderConfig
 
-    with torch.random.fork_rng():  # the learner's random stream is left as it was
-        torch.manual_seed(seed)
-        block = EncoderBlock(EncoderConfig(d_model=C, num_heads=H, d_ff=4 * C, norm_first=True))
-        with torch.no_grad():
-            for p in block.parameters():
-                p.add_(0.3 * torch.randn_like(p))
-    return block.eval()
+    return _perturbed(lambda: EncoderBlock(EncoderConfig(d_model=C, num_heads=H, d_ff=4 * C,
+                                                         norm_first=True)), seed)
 
 
 def check_encoder_block(encoder_block):

@@ -1,7 +1,7 @@
 """Exercise checks of Notebook 08, a GPT-style language model."""
 import torch
 
-from helpers.exercises._common import _diagnose
+from helpers.exercises._common import _diagnose, _perturbed
 
 
 def check_temperature(apply_temperature):
@@ -47,14 +47,8 @@ def _gpt(seed=0):
     """
     from helpers.gpt import GPT, GPTConfig
 
-    with torch.random.fork_rng():  # the learner's random stream is left as it was
-        torch.manual_seed(seed)
-        gpt = GPT(GPTConfig(vocab_size=16, block_size=8, d_model=16, num_heads=2, num_layers=2,
-                            d_ff=32))
-        with torch.no_grad():
-            for p in gpt.parameters():
-                p.add_(0.3 * torch.randn_like(p))
-    return gpt.eval()
+    return _perturbed(lambda: GPT(GPTConfig(vocab_size=16, block_size=8, d_model=16,
+                                            num_heads=2, num_layers=2, d_ff=32)), seed)
 
 
 def _gpt_forward(gpt, idx, *, positions="0..T-1", final_norm=True, unembed="E.T", blocks=True):
