@@ -1,6 +1,7 @@
 """Rules every notebook follows (its outputs are compared by nbval, not here)."""
 import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,22 @@ def test_exercise_stubs_never_shadow_a_name_the_notebook_uses(path):
             defined_elsewhere |= names
     assert all(s.startswith("my_") for s in stubs), f"exercise stubs not named my_...: {stubs}"
     assert not set(stubs) & defined_elsewhere, f"stubs that shadow: {set(stubs) & defined_elsewhere}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_every_notebook_is_valid_nbformat(path):
+    """JupyterLab logs "Notebook JSON is invalid" (and the student copies inherit it) when a
+    cell carries a key its type does not have, such as outputs on a markdown cell."""
+    nbformat = pytest.importorskip("nbformat")
+    nbformat.validate(nbformat.read(path, as_version=4))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_no_list_item_that_markdown_reads_as_a_nested_list(path):
+    """`1. 64.` renders as a list inside a list, shown as a bullet with no number: an answer
+    that is only a number needs words around it."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    bad = [line for c in cells if c["cell_type"] == "markdown"
+           for line in "".join(c["source"]).splitlines()
+           if re.fullmatch(r"\s*\d+\.\s+\d+\.\s*", line)]
+    assert not bad, f"list items that render as nested lists: {bad}"
