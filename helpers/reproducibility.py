@@ -47,16 +47,21 @@ class ClaimFailed(AssertionError):
 
 MEASURED = "[measured: {}]"  # tests/sanitize.cfg hides what stands inside the brackets
 
+# The marks of a passed and a failed check. Both are in DejaVu Sans and DejaVu Sans Mono,
+# the fonts of a Linux machine with nothing else installed, and in Windows' and macOS's
+# default fonts; the emoji ✔ and ✘ are not, and show there as two identical empty boxes.
+PASS, FAIL = "✔", "✘"
+
 
 def expect(condition, claim: str, measured: str = "") -> None:
-    """Check one claim; print "✅ claim [measured: ...]", or raise ClaimFailed.
+    """Check one claim; print "✔ claim [measured: ...]", or raise ClaimFailed.
 
     condition: the check, computed from the data (a bool, or a one-element bool tensor)
     claim: the claim in words, with its tolerance: "held-out accuracy ≥ 99%"
     measured: what this run measured, for the learner: f"{acc:.1%}"
 
     >>> expect(0.997 >= 0.99, "held-out accuracy ≥ 99%", "99.7%")
-    ✅ held-out accuracy ≥ 99% [measured: 99.7%]
+    ✔ held-out accuracy ≥ 99% [measured: 99.7%]
     """
     if isinstance(condition, torch.Tensor):
         if condition.numel() != 1 or condition.dtype != torch.bool:
@@ -71,6 +76,6 @@ def expect(condition, claim: str, measured: str = "") -> None:
         raise ValueError("claim must say in words what is expected, e.g. 'accuracy ≥ 99%'")
     line = claim + (" " + MEASURED.format(measured) if measured else "")
     if not condition:
-        raise ClaimFailed(f"❌ {line}. The model did not learn what this notebook says it "
+        raise ClaimFailed(f"{FAIL} {line}. The model did not learn what this notebook says it "
                           "does: if you changed a cell above, that change is the likely cause.")
-    print("✅ " + line)  # returns None, so a notebook cell shows the line once
+    print(f"{PASS} {line}")  # returns None, so a notebook cell shows the line once

@@ -54,7 +54,7 @@ def test_check_scaled_scores(fn, passed, words):
 def test_check_attention(fn, passed, words):
     result = ex.check_attention(fn)
     assert result.passed is passed and words in result.message
-    assert repr(result).startswith("✅" if passed else "❌")
+    assert repr(result).startswith("✔" if passed else "✘")
 
 
 @pytest.mark.parametrize("fn, passed, words", [

@@ -1,6 +1,7 @@
 """What every notebook's exercise checks share: the ``Check`` result, the comparison
 that names a mistake, and fixed inputs drawn from their own generators."""
 import functools
+import html
 import warnings
 from dataclasses import dataclass
 
@@ -8,6 +9,7 @@ import torch
 
 from helpers._checks import shape_str
 from helpers.progress import Progress
+from helpers.reproducibility import FAIL, PASS
 
 
 @dataclass
@@ -16,7 +18,15 @@ class Check:
     message: str
 
     def __repr__(self):
-        return ("✅ " if self.passed else "❌ ") + self.message
+        return f"{PASS if self.passed else FAIL} {self.message}"
+
+    def _repr_html_(self):
+        """In JupyterLab: the mark, a word and a colour, so the result reads even where a
+        font lacks the mark, and without telling green from red."""
+        word, colour = ("Passed", "#1a7f37") if self.passed else ("Not yet", "#b3261e")
+        return (f'<div class="course-check" style="color: {colour}; font-weight: 500">'
+                f'{PASS if self.passed else FAIL} <strong>{word}:</strong> '
+                f'{html.escape(self.message)}</div>')
 
     def __bool__(self):
         return self.passed
