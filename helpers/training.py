@@ -4,6 +4,7 @@ The loop is the one every notebook needs: sample a batch, compute the loss, step
 optimiser, and now and then measure the held-out loss and accuracy. It is short on
 purpose; read it once, then let the notebooks call it.
 """
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -83,7 +84,8 @@ def _forward(model, x):
 
 
 def fit(model, train, val=None, *, steps=200, lr=1e-2, batch_size=None, loss="cross_entropy",
-        eval_every=None, weight_decay=0.0, desc="training", progress=True) -> History:
+        eval_every=None, weight_decay=0.0, warmup=0, decay=None, desc="training",
+        progress=True) -> History:
     """Train ``model`` on ``train = (X, Y)`` with AdamW for ``steps`` steps; return a History.
 
     model: maps X (B, ...) to outputs (or to a tuple whose first item is the outputs)
@@ -93,6 +95,9 @@ def fit(model, train, val=None, *, steps=200, lr=1e-2, batch_size=None, loss="cr
     loss: 'cross_entropy' (outputs are logits (..., V), Y holds class indices (...)),
           'mse', or a function (outputs, Y) -> scalar
     eval_every: steps between held-out evaluations (default: 10 evaluations in all)
+    warmup: steps over which the learning rate climbs linearly from lr/warmup to lr
+    decay: None keeps lr after the warm-up; 'cosine' lowers it along half a cosine to 0
+          at the last step (warm-up + cosine decay, the schedule of most recent models)
     """
     X, Y = train
     if _count(X) != Y.shape[0]:
@@ -100,9 +105,15 @@ def fit(model, train, val=None, *, steps=200, lr=1e-2, batch_size=None, loss="cr
                          f"{_shapes(X)}, Y {shape_str(Y.shape)}")
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if not isinstance(warmup, int) or not 0 <= warmup < steps:
+        raise ValueError(f"warmup must be an int from 0 to steps - 1 = {steps - 1}, got {warmup!r}")
+    if decay not in (None, "cosine"):
+        raise ValueError(f"decay must be None or 'cosine', got {decay!r}")
     loss_fn = _loss_fn(loss)
     eval_every = eval_every or max(1, steps // 10)
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda i: learning_rate_factor(i + 1, steps, warmup, decay))
     history = History()
     start = time.perf_counter()
     bar, shown = _progress_bar(steps, desc, progress)
@@ -117,6 +128,7 @@ def fit(model, train, val=None, *, steps=200, lr=1e-2, batch_size=None, loss="cr
         optimiser.zero_grad(set_to_none=True)
         batch_loss.backward()
         optimiser.step()
+        schedule.step()
         history.step.append(step)
         history.loss.append(batch_loss.item())
         if val is not None and (step % eval_every == 0 or step == steps):
@@ -128,6 +140,19 @@ def fit(model, train, val=None, *, steps=200, lr=1e-2, batch_size=None, loss="cr
     if shown is not None:
         shown.update(bar.container)  # the stored notebook then shows the finished bar, not 0%
     return history
+
+
+def learning_rate_factor(step: int, steps: int, warmup: int = 0, decay=None) -> float:
+    """The factor on the base learning rate at ``step`` (1-based) of ``steps``.
+
+    >>> [round(learning_rate_factor(s, 5, warmup=2, decay="cosine"), 2) for s in range(1, 6)]
+    [0.5, 1.0, 0.75, 0.25, 0.0]
+    """
+    if step <= warmup:
+        return step / warmup
+    if decay == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / (steps - warmup)))
+    return 1.0
 
 
 def _progress_bar(steps, desc, enabled):

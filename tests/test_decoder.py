@@ -6,8 +6,8 @@ from torch import nn
 from helpers import masks
 from helpers.decoder import DecoderBlock, EncoderDecoder, Seq2SeqConfig, copy_decoder_block_to_torch
 from helpers.encoder import EncoderConfig
-from helpers.generation import greedy_decode
-from helpers.tasks import char_vocabulary, date_task, encode_chars
+
+import seeded  # the seeded training recipes (tests/seeded.py)
 
 
 @pytest.mark.parametrize("norm_first", [True, False])
@@ -143,26 +143,11 @@ def test_encoder_decoder_rejects_a_numpy_source():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_date_model_reaches_95_percent_exact_match_on_every_seed(seed):
-    """Notebook 07's recipe, on three seeds: steady, not a lucky run (about 8 s each).
-
-    Over seeds 0-9 the recipe reaches 96.3-100% (fused attention: 96.9-100%); most seeds
-    reach 99%, not every one, so 95% is what every seed is held to.
-    """
-    import helpers
-
-    pairs = date_task(6000)
-    src_vocab = char_vocabulary([s for s, _ in pairs])
-    tgt_vocab = char_vocabulary([t for _, t in pairs])
-    src = encode_chars([s for s, _ in pairs], src_vocab, max(len(s) for s, _ in pairs))
-    tgt = encode_chars([t for _, t in pairs], tgt_vocab, 12, bos=True, eos=True)
-    target = tgt[:, 1:].masked_fill(tgt[:, 1:] == 0, -100)
-    helpers.seed_everything(seed)
-    model = EncoderDecoder(Seq2SeqConfig(num_layers=1, src_vocab=len(src_vocab),
-                                         tgt_vocab=len(tgt_vocab)))
-    helpers.fit(model, ((src[:5000], tgt[:5000, :-1]), target[:5000]), steps=500, lr=5e-3,
-                batch_size=64, progress=False)
-    model.eval()
-    out = greedy_decode(model, src[5000:], bos=1, eos=2, max_len=11)
-    exact = (out == tgt[5000:, :out.shape[1]]).all(-1).float().mean().item()
-    assert exact >= 0.95, f"seed {seed}: {exact:.1%} exact match"
+def test_date_model_reaches_97_percent_exact_match_on_every_seed(seed):
+    """Notebook 07's recipe (600 steps, 50 of warm-up, cosine decay), on three seeds, about
+    10 s each. Spread over seeds 0-9 (tools/seed_spread.py, 2026-12-04, AMD EPYC):
+    natively worst 99.3%, median 100.0%; as a CPU without AVX worst WORST_DEFAULT, median
+    MEDIAN_DEFAULT. Held to 97%, two points under the worst seed. (The recipe without the
+    schedule, 500 steps, reached 92.2% on seed 0 on this machine.)"""
+    exact = seeded.date_exact_match(seed)
+    assert exact >= seeded.RECIPES["date_exact_match"][1], f"seed {seed}: {exact:.1%} exact match"
