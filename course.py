@@ -62,7 +62,7 @@ COMMANDS = {
     "claims": ["tools/check_claims_fail.py"],
     "student": ["tools/student_copies.py"],
     "slides": ["tools/slides.py"],
-    "progress": ["-c", "from helpers.progress import progress_report; print(progress_report())"],
+    "progress": ["-c", "from helpers.report import progress_report; print(progress_report())"],
 }
 
 

@@ -51,8 +51,9 @@ from helpers.pretrained import (
 )
 from helpers.progress import (
     Progress, ProgressFileWarning, card_is_due, leitner_interval, leitner_schedule,
-    progress_path, progress_report,
+    progress_path,
 )
+from helpers.report import progress_report
 from helpers.reproducibility import ClaimFailed, expect, seed_everything
 from helpers.style import fits_numbers, panel_grid, text_inches, use_course_style
 from helpers.tasks import (

@@ -6,13 +6,18 @@ Where it lives: ``$COURSE_PROGRESS`` if set, else the user's data directory
 Support/...`` on macOS, ``%APPDATA%\\...`` on Windows), outside the repository, so that
 ``git pull`` or a fresh clone never touches it.
 
-Three promises, each tested (tests/test_progress.py):
+Three promises, each tested (tests/test_progress.py); ``helpers.report`` prints the file
+per notebook:
 
 - **Atomic writes.** A change is written to a temporary file in the same folder, flushed
   to disk, then renamed over the old file. A rename is all or nothing, so a kernel killed
   mid-write, or a full disk, leaves the old file as it was, never half of a new one.
 - **Two notebooks at once.** Every change holds a lock while it reads the file afresh,
-  applies itself and writes, so two notebooks updating different things keep both.
+  applies itself and writes, so two notebooks updating different things keep both. Reads
+  hold the lock too: on Windows a file open for reading cannot be replaced, so a reader
+  must not hold it open while another notebook renames its new file over it. A rename
+  that Windows refuses all the same (an editor or a virus scanner has the file open) is
+  retried for a moment before it fails.
 - **Corrupt or hand-edited files are kept.** A file that is not valid progress is renamed
   to ``progress.json.corrupt-<time>``, a warning names it, and a fresh file is started.
 
@@ -28,10 +33,15 @@ import json
 import os
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
+from filelock import FileLock
+
 VERSION = 1
+REPLACE_RETRIES = 8  # Windows: a rename over a file another process has open, retried
+REPLACE_FIRST_WAIT = 0.01  # seconds, doubled after each refusal: about 2.5 s in all
 BOXES = 6  # Leitner boxes 1..6; box b is reviewed every 2**(b-1) days: 1, 2, 4, ... 32
 
 
@@ -93,7 +103,18 @@ class Progress:
 
     # -- reading and writing ---------------------------------------------------------
     def read(self) -> dict:
-        """The current state (an empty one if there is no file yet)."""
+        """The current state (an empty one if there is no file yet), read under the lock."""
+        if not self.path.parent.is_dir():
+            return _empty_state()
+        with _locked(self._lock_path):
+            return self._read_locked()
+
+    @property
+    def _lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def _read_locked(self) -> dict:
+        """The state; the caller holds the lock."""
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -110,8 +131,8 @@ class Progress:
         state as written. The file is read afresh inside the lock, so a change made by
         another notebook a moment ago is kept."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with _locked(self.path.with_name(self.path.name + ".lock")):
-            state = self.read()
+        with _locked(self._lock_path):
+            state = self._read_locked()
             change(state)
             _validate(state)
             self._write(state)
@@ -126,7 +147,7 @@ class Progress:
                 f.write(text)
                 f.flush()
                 os.fsync(f.fileno())  # on disk before the rename makes it the real file
-            os.replace(tmp, self.path)  # atomic: readers see the old file or the new one
+            _replace(tmp, self.path)  # atomic: readers see the old file or the new one
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -194,64 +215,23 @@ def _validate(state) -> None:
         dt.date.fromisoformat(card["due"])  # ValueError if it is not a date
 
 
-@contextlib.contextmanager
-def _locked(lock_path: Path):
-    """An exclusive lock between processes (two notebooks open at once)."""
-    with open(lock_path, "a+b") as f:
-        if os.name == "nt":
-            import msvcrt
-
-            f.seek(0)
-            while True:
-                try:
-                    msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)
-                    break
-                except OSError:  # LK_LOCK gives up after 10 s; keep waiting
-                    continue
-            try:
-                yield
-            finally:
-                f.seek(0)
-                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+def _replace(source, target) -> None:
+    """os.replace, retried while Windows refuses it (PermissionError: another process has
+    ``target`` open); waits REPLACE_FIRST_WAIT, then twice as long each time."""
+    wait = REPLACE_FIRST_WAIT
+    for attempt in range(REPLACE_RETRIES + 1):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if attempt == REPLACE_RETRIES:
+                raise
+            time.sleep(wait)
+            wait *= 2
 
 
-def progress_report(progress: Progress | None = None) -> str:
-    """A table of each notebook's passed exercises and due flashcards
-    (``python3 course.py progress``)."""
-    from helpers import exercises  # imported here: they import this module
-    from helpers.exercises._common import NOTEBOOK_OF_MODULE
-    from helpers.flashcards import load_cards
-
-    progress = progress or Progress()
-    state, today = progress.read(), progress.today()
-    checks = {}
-    for name in exercises.__all__:
-        if name.startswith("check_"):
-            module = getattr(exercises, name).__module__.rsplit(".", 1)[-1]
-            checks.setdefault(NOTEBOOK_OF_MODULE[module], []).append(name)
-    cards = {}
-    for card in load_cards():
-        cards.setdefault(card["notebook"], []).append(card["id"])
-    shown_path = str(progress.path).replace(str(Path.home()), "~", 1)
-    lines = [f"Progress file: {shown_path}", "",
-             f"{'notebook':>8}  {'exercises passed':>16}  {'cards due today':>15}  "
-             f"{'new cards':>9}  {'cards learnt':>12}"]
-    for notebook in sorted(set(checks) | set(cards)):
-        passed = sum(f"{notebook}/{c}" in state["exercises"] for c in checks.get(notebook, []))
-        ids = cards.get(notebook, [])
-        seen = [state["cards"][c] for c in ids if c in state["cards"]]
-        due = sum(card_is_due(card, today) for card in seen)  # met before, due again
-        learnt = sum(card["box"] > 1 for card in seen)
-        lines.append(f"{notebook:>8}  {passed:>9} of {len(checks.get(notebook, [])):<4}  "
-                     f"{due:>15}  {len(ids) - len(seen):>9}  {learnt:>5} of {len(ids)}")
-    lines += ["", "Review the cards due today: `helpers.Flashcards(due_only=True)` (the start page);",
-              "new cards come with each notebook's deck, at its end."]
-    return "\n".join(lines)
+def _locked(lock_path: Path) -> FileLock:
+    """An exclusive lock between processes (two notebooks open at once), on every OS
+    (filelock: fcntl on Linux and macOS, msvcrt on Windows). Not re-entrant across
+    calls: take it once per read or update."""
+    return FileLock(lock_path)

@@ -169,23 +169,69 @@ def test_an_unwritable_progress_file_costs_a_warning_not_the_answer(tmp_path, mo
     assert result.passed
 
 
-def test_the_report_counts_passed_exercises_and_due_cards(tmp_path):
-    from helpers import exercises
-    from helpers.flashcards import load_cards
+def _refuse_replace(monkeypatch, times):
+    """os.replace refused ``times`` times, as Windows refuses to rename over a file that
+    another process has open; returns the list of attempts."""
+    real, attempts = os.replace, []
+
+    def replace(source, target):
+        attempts.append(target)
+        if len(attempts) <= times:
+            raise PermissionError(13, "The process cannot access the file because it is "
+                                      "being used by another process")
+        real(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(progress, "REPLACE_FIRST_WAIT", 0.001)
+    return attempts
+
+
+def test_a_rename_refused_for_a_moment_is_retried(tmp_path, monkeypatch):
+    p = store(tmp_path)
+    attempts = _refuse_replace(monkeypatch, times=3)
+    p.review("a", knew=True)
+    assert len(attempts) == 4 and p.card("a")["box"] == 2
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_rename_refused_for_good_fails_and_keeps_the_old_file(tmp_path, monkeypatch):
+    p = store(tmp_path)
+    p.review("a", knew=True)
+    before = (tmp_path / "progress.json").read_text()
+    attempts = _refuse_replace(monkeypatch, times=10**6)
+    with pytest.raises(PermissionError):
+        p.review("b", knew=True)
+    assert len(attempts) == progress.REPLACE_RETRIES + 1
+    assert (tmp_path / "progress.json").read_text() == before
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_reading_waits_for_a_writer_that_holds_the_lock(tmp_path):
+    """On Windows a reader that opened the file while another notebook renames over it
+    makes that rename fail: reads take the lock as writes do."""
+    import threading
+    import time
 
     p = store(tmp_path)
-    p.record_exercise("01", "check_softmax", passed=True)
-    cards = [c["id"] for c in load_cards("01")]
-    p.review(cards[0], knew=True)
-    p.review(cards[1], knew=False)  # reviewed, but due again tomorrow: not learnt
-    checks = [n for n in exercises.__all__ if n.startswith("check_")
-              and getattr(exercises, n).__module__.endswith(".soft_lookup")]
-    row = next(line for line in progress.progress_report(p).splitlines()
-               if line.split()[:1] == ["01"])
-    n = len(cards)
-    # passed exercises; due today (both met cards are due later); new; learnt (box > 1)
-    assert row.split() == ["01", "1", "of", str(len(checks)), "0", str(n - 2), "1", "of", str(n)]
-    tomorrow = Progress(p.path, today=lambda: TODAY + dt.timedelta(days=1))
-    row = next(line for line in progress.progress_report(tomorrow).splitlines()
-               if line.split()[:1] == ["01"])
-    assert row.split()[4] == "1"  # the missed card is due again
+    p.review("a", knew=True)
+    lock, held = progress._locked(p._lock_path), threading.Event()
+
+    def writer():
+        with lock:
+            held.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    held.wait()
+    start = time.perf_counter()
+    assert p.card("a")["box"] == 2
+    waited = time.perf_counter() - start
+    thread.join()
+    assert waited >= 0.3, f"read did not wait for the lock (waited {waited:.3f} s)"
+
+
+def test_reading_a_missing_folder_creates_nothing(tmp_path):
+    p = Progress(tmp_path / "not-yet" / "progress.json")
+    assert p.read() == {"version": 1, "exercises": {}, "cards": {}}
+    assert not (tmp_path / "not-yet").exists()
