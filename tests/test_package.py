@@ -14,10 +14,12 @@ NOT_FLATTENED = {"exercises"}
 
 
 def public_definitions():
-    for info in pkgutil.iter_modules(helpers.__path__):
-        if info.name.startswith("_") or info.name in NOT_FLATTENED:
+    # Subpackages too: helpers.widgets.vit's ViTExplorer is helpers.ViTExplorer.
+    for info in pkgutil.walk_packages(helpers.__path__, prefix="helpers."):
+        parts = info.name.split(".")[1:]
+        if any(p.startswith("_") for p in parts) or parts[0] in NOT_FLATTENED:
             continue
-        module = importlib.import_module(f"helpers.{info.name}")
+        module = importlib.import_module(info.name)
         for name, obj in vars(module).items():
             if (not name.startswith("_") and (inspect.isclass(obj) or inspect.isfunction(obj))
                     and obj.__module__ == module.__name__):
