@@ -99,3 +99,35 @@ def test_models_train_through_the_fast_attention_path(name):
     assert all(m.attn_weights is not None for m in attention)
     helpers.fit(model, (inputs, Y), (inputs, Y), steps=2, progress=False)
     assert all(m.attn_weights is None for m in attention)
+
+
+def test_warm_up_then_cosine_decay():
+    from helpers.training import learning_rate_factor
+
+    factors = [learning_rate_factor(s, 10, warmup=4, decay="cosine") for s in range(1, 11)]
+    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]  # linear warm-up to the base rate
+    assert all(a > b for a, b in zip(factors[3:], factors[4:])) and factors[-1] == 0.0
+    assert [learning_rate_factor(s, 10) for s in (1, 10)] == [1.0, 1.0]  # no schedule
+
+
+def test_fit_follows_the_schedule_and_rejects_bad_ones():
+    model = torch.nn.Linear(2, 1)
+    rates = []
+    original = torch.optim.AdamW.step
+
+    def spy(self, *args, **kwargs):
+        rates.append(self.param_groups[0]["lr"])
+        return original(self, *args, **kwargs)
+
+    torch.optim.AdamW.step = spy
+    try:
+        helpers.fit(model, (torch.randn(8, 2), torch.randn(8, 1)), steps=4, lr=0.1, loss="mse",
+                    warmup=2, decay="cosine", progress=False)
+    finally:
+        torch.optim.AdamW.step = original
+    assert [round(lr, 3) for lr in rates] == [0.05, 0.1, 0.05, 0.0]
+    with pytest.raises(ValueError, match="warmup must be an int from 0 to steps - 1 = 3, got 4"):
+        helpers.fit(model, (torch.randn(8, 2), torch.randn(8, 1)), steps=4, warmup=4, loss="mse")
+    with pytest.raises(ValueError, match="decay must be None or 'cosine', got 'linear'"):
+        helpers.fit(model, (torch.randn(8, 2), torch.randn(8, 1)), steps=4, decay="linear",
+                    loss="mse")
