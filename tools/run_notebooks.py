@@ -6,11 +6,11 @@
     python tools/run_notebooks.py 01 --write       # only notebooks whose name contains "01"
 
 The README's table of run times comes from this script. Each notebook runs in its own
-process, so the peak memory reported is that of the notebook's kernel alone.
+process, so the peak memory reported is that of the notebook's kernel alone (sampled with
+psutil, tools/peak_memory.py: the same on Linux, macOS and Windows).
 """
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -22,22 +22,25 @@ ROOT = Path(__file__).resolve().parent.parent
 def execute_one(path: Path, write: bool) -> dict:
     """Run one notebook (called in a child process); return its time and peak memory."""
     import nbformat
+    import psutil
     from nbclient import NotebookClient
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    from peak_memory import PeakMemory
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
+    # The kernel is this process's only child: its peak resident size.
+    with PeakMemory(lambda: psutil.Process().children(recursive=True)) as peak:
+        start = time.perf_counter()
+        client.execute()
+        seconds = time.perf_counter() - start
     if write:
         for cell in nb.cells:  # keep the stored files free of run-specific metadata
             cell.metadata.pop("execution", None)
         nbformat.write(nb, path)
-    # The kernel was this process's only child, and it has exited: its peak resident size.
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    peak_mib = peak / 2**20 if sys.platform == "darwin" else peak / 2**10
-    return {"notebook": path.name, "seconds": round(seconds, 1), "peak_mib": round(peak_mib)}
+    return {"notebook": path.name, "seconds": round(seconds, 1), "peak_mib": round(peak.mib)}
 
 
 def main() -> int:
