@@ -4,12 +4,15 @@
     python3 course.py lab     # create .venv, install everything, open JupyterLab
     python3 course.py test    # create .venv if needed, run every test (extra args go to pytest)
 
-The virtual environment lives in .venv/ next to this file. It is (re)installed when
-requirements.txt or pyproject.toml change, and left alone otherwise.
+The virtual environment lives in .venv/ next to this file. It is installed from
+requirements.lock (every package at one version; ``python3 tools/lock.py`` regenerates it
+from requirements.txt) and reinstalled when the lock or pyproject.toml change.
 """
 import hashlib
 import json
 import os
+import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,46 +20,92 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / "installed-requirements.sha256"
+LOCK = ROOT / "requirements.lock"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # as tools/lock.py
+DEFAULT_URL = "/lab/tree/notebooks/00_start_here.ipynb"  # the start page
 
 
 def venv_python() -> Path:
     return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def ensure_environment() -> Path:
+def check_platform() -> None:
+    """Stop early, and say why, where the pinned PyTorch cannot install."""
     if sys.version_info < (3, 11):
         sys.exit(f"The course needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
-    wanted = hashlib.sha256(b"".join((ROOT / f).read_bytes()
-                                     for f in ("requirements.txt", "pyproject.toml"))).hexdigest()
+    if sys.platform == "darwin" and platform.machine() == "x86_64":
+        sys.exit("This Python runs as an Intel (x86_64) Mac program. PyTorch publishes no "
+                 "macOS x86_64 wheels after 2.2, so the course's torch==2.13.0 cannot install "
+                 "here. On an Apple-silicon Mac, use an arm64 Python (python.org's "
+                 "installer, or Homebrew's in /opt/homebrew) instead of one running under "
+                 "Rosetta. On an Intel Mac, use a JupyterHub or Binder (docs/hub.md), or a "
+                 "Linux or Windows machine.")
+
+
+def pinned(name: str, text: str) -> str:
+    match = re.search(rf"^{re.escape(name)}==([^\s;#]+)", text, re.MULTILINE)
+    if not match:
+        sys.exit(f"requirements.lock pins no {name}; regenerate it: python3 tools/lock.py")
+    return match[1]
+
+
+def install(python: Path) -> None:
+    """Install the lock. On Linux, torch first, from PyTorch's CPU index: PyPI's Linux
+    torch is the CUDA build, about 2 GB more (elsewhere PyPI's is the CPU build)."""
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    lock = LOCK.read_text()
+    if sys.platform.startswith("linux"):
+        subprocess.run(pip + ["--no-deps", "--extra-index-url", TORCH_CPU_INDEX,
+                              f"torch=={pinned('torch', lock)}"], cwd=ROOT, check=True)
+    subprocess.run(pip + ["-r", LOCK.name], cwd=ROOT, check=True)
+    sys.path.insert(0, str(ROOT / "tools"))
+    from lock import stale  # tools/lock.py: the same test as tests/test_lock.py
+
+    problems = stale((ROOT / "requirements.txt").read_text(), lock)
+    if problems:  # someone edited requirements.txt and has not regenerated the lock
+        print("requirements.lock is older than requirements.txt; installing requirements.txt"
+              " on top. Regenerate the lock: python3 tools/lock.py\n  " + "\n  ".join(problems),
+              file=sys.stderr)
+        subprocess.run(pip + ["-r", "requirements.txt"], cwd=ROOT, check=True)
+
+
+def ensure_environment() -> Path:
+    check_platform()
+    wanted = hashlib.sha256(b"".join((ROOT / f).read_bytes() for f in (
+        "requirements.lock", "requirements.txt", "pyproject.toml"))).hexdigest()
     if not venv_python().exists():
         print(f"Creating a virtual environment in {VENV.name}/ ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     if not STAMP.exists() or STAMP.read_text().strip() != wanted:
         print("Installing the course's packages (a few minutes the first time) ...", flush=True)
-        subprocess.run([str(venv_python()), "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", "-r", "requirements.txt"],
-                       cwd=ROOT, check=True)
+        install(venv_python())
         STAMP.write_text(wanted + "\n")
-    quiet_jupyterlab()
+    jupyter_settings(VENV)
     return venv_python()
 
 
-def quiet_jupyterlab() -> None:
-    """No "get notified about Jupyter news?" pop-up over the start page, and no update
-    checks: JupyterLab's settings overrides, inside .venv (the learner's own settings win)."""
-    overrides = VENV / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
-    wanted = {"@jupyterlab/apputils-extension:notification":
-              {"fetchNews": "false", "checkForUpdates": False}}
-    if not overrides.exists() or json.loads(overrides.read_text()) != wanted:
-        overrides.parent.mkdir(parents=True, exist_ok=True)
-        overrides.write_text(json.dumps(wanted, indent=2) + "\n")
+def jupyter_settings(prefix: Path, default_url: str | None = None) -> None:
+    """JupyterLab's settings in an environment (``prefix``: .venv, or an image's Python):
+    no "get notified about Jupyter news?" pop-up over the start page and no update checks
+    (settings overrides; the learner's own settings win); with ``default_url``, the page a
+    server opens on (a hub or Binder image: ``python3 course.py settings PREFIX``)."""
+    files = {prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.json":
+             {"@jupyterlab/apputils-extension:notification":
+              {"fetchNews": "false", "checkForUpdates": False}}}
+    if default_url:
+        files[prefix / "etc" / "jupyter" / "jupyter_server_config.d" /
+              "transformers-course.json"] = {"ServerApp": {"default_url": default_url}}
+    for path, wanted in files.items():
+        if not path.exists() or json.loads(path.read_text()) != wanted:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(wanted, indent=2) + "\n")
 
 
 COMMANDS = {
     # Serve the whole repository (the notebooks show diagrams from ../fig) and open it on
     # the start page, with the notebooks folder in the file browser.
     "lab": ["-m", "jupyter", "lab", f"--ServerApp.root_dir={ROOT}",
-            "--LabApp.default_url=/lab/tree/notebooks/00_start_here.ipynb"],
+            f"--LabApp.default_url={DEFAULT_URL}"],
     "test": ["-m", "pytest"],
     "measure": ["tools/run_notebooks.py"],
     "claims": ["tools/check_claims_fail.py"],
@@ -67,6 +116,9 @@ COMMANDS = {
 
 
 def main(argv) -> int:
+    if argv[:1] == ["settings"] and len(argv) == 2:  # an image's build step: no .venv
+        jupyter_settings(Path(argv[1]), default_url=DEFAULT_URL)
+        return 0
     if not argv or argv[0] not in COMMANDS:
         print(__doc__.strip())
         print("\nAlso: python3 course.py measure [--write]   time each notebook; --write stores outputs"
@@ -76,7 +128,9 @@ def main(argv) -> int:
               "\n      python3 course.py student [03 ...]     copies to hand out, solutions removed, "
               "in student/"
               "\n      python3 course.py slides [03 ...]      reveal.js slides that open offline, "
-              "in slides/")
+              "in slides/"
+              "\n      python3 course.py settings PREFIX      JupyterLab settings and the start page "
+              "for an image's Python (binder/postBuild)")
         return 2
     python = ensure_environment()
     command = [str(python), *COMMANDS[argv[0]], *argv[1:]]

@@ -3,6 +3,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("course", ROOT / "course.py")
 course = importlib.util.module_from_spec(spec)
@@ -14,12 +16,61 @@ def test_lab_opens_on_the_start_page_which_exists():
     assert url.startswith("/lab/tree/") and (ROOT / url.removeprefix("/lab/tree/")).is_file()
 
 
-def test_no_news_pop_up_and_no_update_checks(tmp_path, monkeypatch):
-    monkeypatch.setattr(course, "VENV", tmp_path)
-    course.quiet_jupyterlab()
+def test_no_news_pop_up_and_no_update_checks(tmp_path):
+    course.jupyter_settings(tmp_path)
     overrides = tmp_path / "share/jupyter/lab/settings/overrides.json"
     settings = json.loads(overrides.read_text())["@jupyterlab/apputils-extension:notification"]
     assert settings == {"fetchNews": "false", "checkForUpdates": False}
+    assert not (tmp_path / "etc").exists()  # .venv: `course.py lab` passes the URL itself
+
+
+def test_an_image_opens_on_the_start_page(tmp_path):
+    """binder/postBuild runs `course.py settings PREFIX`: a hub's or Binder's server opens
+    on the start page, with the same JupyterLab settings as .venv."""
+    assert course.main(["settings", str(tmp_path)]) == 0
+    config = tmp_path / "etc/jupyter/jupyter_server_config.d/transformers-course.json"
+    assert json.loads(config.read_text()) == {"ServerApp": {"default_url": course.DEFAULT_URL}}
+    assert (tmp_path / "share/jupyter/lab/settings/overrides.json").is_file()
+
+
+def test_an_intel_mac_is_told_why_torch_cannot_install(monkeypatch):
+    monkeypatch.setattr(course.sys, "platform", "darwin")
+    monkeypatch.setattr(course.platform, "machine", lambda: "x86_64")
+    with pytest.raises(SystemExit, match="no macOS x86_64 wheels after 2.2.*arm64 Python"):
+        course.check_platform()
+    monkeypatch.setattr(course.platform, "machine", lambda: "arm64")
+    course.check_platform()  # Apple silicon: fine
+
+
+def _recorded_install(monkeypatch, system, requirements=None):
+    commands = []
+    monkeypatch.setattr(course.sys, "platform", system)
+    monkeypatch.setattr(course.subprocess, "run", lambda cmd, **kw: commands.append(cmd))
+    if requirements is not None:
+        real = Path.read_text
+        monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: requirements
+                            if self.name == "requirements.txt" else real(self, *a, **k))
+    course.install(Path("python"))
+    return commands
+
+
+def test_linux_gets_the_cpu_torch_first_then_the_lock(monkeypatch):
+    torch, lock = _recorded_install(monkeypatch, "linux")
+    assert torch[-3:] == ["--extra-index-url", course.TORCH_CPU_INDEX, "torch==2.13.0"]
+    assert "--no-deps" in torch and lock[-2:] == ["-r", "requirements.lock"]
+
+
+@pytest.mark.parametrize("system", ["win32", "darwin"])
+def test_elsewhere_only_the_lock(monkeypatch, system):
+    (lock,) = _recorded_install(monkeypatch, system)
+    assert lock[-2:] == ["-r", "requirements.lock"]
+
+
+def test_a_stale_lock_installs_requirements_on_top_and_says_so(monkeypatch, capsys):
+    text = (ROOT / "requirements.txt").read_text() + "\nsome-new-package==1.0\n"
+    *_, extra = _recorded_install(monkeypatch, "win32", requirements=text)
+    assert extra[-2:] == ["-r", "requirements.txt"]
+    assert "python3 tools/lock.py" in capsys.readouterr().err
 
 
 def test_the_start_page_links_every_notebook():
