@@ -26,6 +26,7 @@ Importing the package also sets matplotlib's defaults to the course's figure sty
 from helpers import exercises
 from helpers.attention import SelfAttention, scaled_dot_product_attention
 from helpers.bpe import BPETokenizer, merge, pair_counts
+from helpers.byte_bpe import ByteLevelBPE, bytes_to_unicode, library_tokenizer, pre_tokenize
 from helpers.decoder import (
     DecoderBlock, EncoderDecoder, Seq2SeqConfig, copy_decoder_block_to_torch,
 )
@@ -35,6 +36,13 @@ from helpers.encoder import (
 from helpers.flashcards import Flashcards, load_cards
 from helpers.generation import beam_search, generate, greedy_decode, sample_next, top_k_filter
 from helpers.gpt import GPT, GPTBlock, GPTConfig
+from helpers.llama import (
+    GGUFRow, GroupedQueryAttention, Llama, LlamaBlock, LlamaConfig, RMSNorm, SwiGLU, answer,
+    cache_bytes, dequantize, dequantize_q4_1, dequantize_q8_0, generate_ids, gguf_mapping,
+    gguf_mapping_table, gguf_path, gguf_problems, load_gguf_state, load_reference_llama,
+    load_smollm2, parameter_bytes, read_gguf, repeat_kv, to_hf_state_dict, top_p_filter,
+    unpermute,
+)
 from helpers.masks import (
     causal_mask, combine, from_pytorch, padding_mask, padding_mask_from_tokens, to_pytorch,
 )
@@ -80,34 +88,40 @@ from helpers.windows import (
 
 __all__ = [
     "AttentionExplorer", "Augmented", "BPETokenizer", "BertConfig", "BertEmbeddings",
-    "ClaimFailed", "DecoderBlock", "Encoder", "EncoderBlock", "EncoderConfig",
-    "EncoderDecoder", "Flashcards", "GPT", "GPTBlock", "GPTConfig", "History", "KVCache",
-    "LayerNorm", "LearnedPositions", "MLP", "MappingRow", "MaskLab", "MultiHeadAttention",
-    "PatchMerging", "PositionExplorer", "PretrainedEncoder", "Progress",
-    "ProgressFileWarning", "RandomShift", "ReceptiveFieldExplorer", "SamplingExplorer",
-    "SelfAttention", "Seq2SeqConfig", "SinusoidalPositions", "SmallCNN",
-    "SoftLookupExplorer", "Swin", "SwinBlock", "SwinConfig", "ViT", "ViTConfig",
-    "ViTExplorer", "WindowAttention", "accuracy", "alibi_bias", "alibi_slopes",
-    "attention_rollout", "attention_weight_counts", "beam_search", "card_is_due",
-    "causal_mask", "char_vocabulary", "check_feature_map", "check_images",
-    "checkpoint_problems", "combine", "copy_attention_to_torch",
-    "copy_decoder_block_to_torch", "copy_encoder_block_to_torch", "copy_vit_to_torchvision",
-    "date_task", "docstring_sentences", "embed_sentences", "encode_batch", "encode_chars",
-    "encode_reviews", "expect", "figure_to_png", "fit", "fits_numbers", "from_pytorch",
-    "generate", "greedy_decode", "head_pattern_scores", "leitner_interval",
-    "leitner_schedule", "load_cards", "load_checkpoint", "load_digits_split",
-    "load_pretrained", "load_reference", "load_state", "load_tokenizer", "mapping_table",
-    "mean_attention_distance", "mean_pool", "merge", "model_path", "padding_mask",
-    "padding_mask_from_tokens", "pair_counts", "panel_grid", "patch_distances", "patchify",
-    "plot_attention", "plot_history", "position_similarity", "progress_path",
-    "progress_report", "receptive_field", "reference_outputs", "relative_position_index",
-    "relative_similarity", "reverse_task", "review_task", "review_vocabulary", "rotary",
-    "sample_next", "scaled_dot_product_attention", "seed_everything", "sentence_embedding",
+    "ByteLevelBPE", "ClaimFailed", "DecoderBlock", "Encoder", "EncoderBlock",
+    "EncoderConfig", "EncoderDecoder", "Flashcards", "GGUFRow", "GPT", "GPTBlock",
+    "GPTConfig", "GroupedQueryAttention", "History", "KVCache", "LayerNorm",
+    "LearnedPositions", "Llama", "LlamaBlock", "LlamaConfig", "MLP", "MappingRow",
+    "MaskLab", "MultiHeadAttention", "PatchMerging", "PositionExplorer",
+    "PretrainedEncoder", "Progress", "ProgressFileWarning", "RMSNorm", "RandomShift",
+    "ReceptiveFieldExplorer", "SamplingExplorer", "SelfAttention", "Seq2SeqConfig",
+    "SinusoidalPositions", "SmallCNN", "SoftLookupExplorer", "SwiGLU", "Swin", "SwinBlock",
+    "SwinConfig", "ViT", "ViTConfig", "ViTExplorer", "WindowAttention", "accuracy",
+    "alibi_bias", "alibi_slopes", "answer", "attention_rollout", "attention_weight_counts",
+    "beam_search", "bytes_to_unicode", "cache_bytes", "card_is_due", "causal_mask",
+    "char_vocabulary", "check_feature_map", "check_images", "checkpoint_problems",
+    "combine", "copy_attention_to_torch", "copy_decoder_block_to_torch",
+    "copy_encoder_block_to_torch", "copy_vit_to_torchvision", "date_task", "dequantize",
+    "dequantize_q4_1", "dequantize_q8_0", "docstring_sentences", "embed_sentences",
+    "encode_batch", "encode_chars", "encode_reviews", "expect", "figure_to_png", "fit",
+    "fits_numbers", "from_pytorch", "generate", "generate_ids", "gguf_mapping",
+    "gguf_mapping_table", "gguf_path", "gguf_problems", "greedy_decode",
+    "head_pattern_scores", "leitner_interval", "leitner_schedule", "library_tokenizer",
+    "load_cards", "load_checkpoint", "load_digits_split", "load_gguf_state",
+    "load_pretrained", "load_reference", "load_reference_llama", "load_smollm2",
+    "load_state", "load_tokenizer", "mapping_table", "mean_attention_distance", "mean_pool",
+    "merge", "model_path", "padding_mask", "padding_mask_from_tokens", "pair_counts",
+    "panel_grid", "parameter_bytes", "patch_distances", "patchify", "plot_attention",
+    "plot_history", "position_similarity", "pre_tokenize", "progress_path",
+    "progress_report", "read_gguf", "receptive_field", "reference_outputs",
+    "relative_position_index", "relative_similarity", "repeat_kv", "reverse_task",
+    "review_task", "review_vocabulary", "rotary", "sample_next",
+    "scaled_dot_product_attention", "seed_everything", "sentence_embedding",
     "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding", "subsample",
-    "text_inches", "to_pytorch", "top_k_filter", "torchvision_patch_merging",
-    "torchvision_vit", "torchvision_window_attention", "two_corners_task",
-    "use_course_style", "vit_b_16_reference", "weight_mapping", "window_connections",
-    "window_partition", "window_reverse",
+    "text_inches", "to_hf_state_dict", "to_pytorch", "top_k_filter", "top_p_filter",
+    "torchvision_patch_merging", "torchvision_vit", "torchvision_window_attention",
+    "two_corners_task", "unpermute", "use_course_style", "vit_b_16_reference",
+    "weight_mapping", "window_connections", "window_partition", "window_reverse",
 ]
 
 use_course_style()  # the course's figure style (helpers/style.py): sized to the notebook column

@@ -24,6 +24,9 @@ from helpers.exercises.vit import (
 )
 from helpers.exercises.pretrained import check_layer_mapping, check_mean_pooling
 from helpers.exercises.windows import check_window_cost, check_window_mask, check_window_partition
+from helpers.exercises.llama import (
+    check_chat_prompt, check_gqa_attention, check_q4_1_block, check_rms_norm, check_swiglu,
+)
 
 __all__ = [
     "Check",
@@ -33,12 +36,14 @@ __all__ = [
     "check_block_parameter_count",
     "check_cached_step",
     "check_causal_mask",
+    "check_chat_prompt",
     "check_cross_attention",
     "check_decoder_block",
     "check_encode",
     "check_encoder_block",
     "check_gelu",
     "check_gpt_forward",
+    "check_gqa_attention",
     "check_layer_mapping",
     "check_layernorm",
     "check_masked_softmax",
@@ -53,11 +58,14 @@ __all__ = [
     "check_patchify",
     "check_post_norm",
     "check_pre_norm",
+    "check_q4_1_block",
+    "check_rms_norm",
     "check_scaled_scores",
     "check_self_attention",
     "check_sinusoidal",
     "check_softmax",
     "check_split_heads",
+    "check_swiglu",
     "check_teacher_forcing",
     "check_temperature",
     "check_to_torch_mha",
