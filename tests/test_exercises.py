@@ -729,3 +729,126 @@ def test_check_mean_pooling_accepts_the_helpers_functions_and_leaves_the_rng_alo
     assert ex.check_mean_pooling(lambda h, l: F_pretrained.normalize(mean_pool(h, l), dim=-1)).passed
     assert ex.check_layer_mapping(lambda c, i: ex_pretrained._mapped(c, i)).passed
     assert torch.equal(torch.get_rng_state(), before)
+
+
+# ---- Notebook 12: a modern small LLM ---------------------------------------------------------
+
+def _rms(x, w, eps):
+    return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (_rms, True, "Matches helpers.llama.RMSNorm"),
+    (lambda x, w, eps: torch.nn.functional.rms_norm(x, (x.shape[-1],), w, eps), True, "Matches"),
+    (lambda x, w, eps: torch.nn.functional.layer_norm(x, (x.shape[-1],), w, None, eps), False,
+     "that is LayerNorm"),
+    (lambda x, w, eps: x / torch.sqrt(x.pow(2).mean(-1, keepdim=True)) * w, False, "left out eps"),
+    (lambda x, w, eps: x / (torch.sqrt(x.pow(2).mean(-1, keepdim=True)) + eps) * w, False,
+     "after the square root"),
+    (lambda x, w, eps: _rms(x, 1.0, eps), False, "learned scale"),
+    (lambda x, w, eps: x / torch.sqrt(x.pow(2).mean(1, keepdim=True) + eps) * w, False,
+     "wrong dimension"),
+    (lambda x, w, eps: x / torch.sqrt(x.pow(2).sum(-1, keepdim=True) + eps) * w, False,
+     "not sqrt(mean(x²))"),
+    (lambda x, w, eps: x / (x.pow(2).mean(-1, keepdim=True) + eps) * w, False, "square root"),
+    (lambda x, w, eps: None, False, "returned None"),
+])
+def test_check_rms_norm(fn, passed, words):
+    result = ex.check_rms_norm(fn)
+    assert result.passed is passed and words in result.message
+
+
+def _swiglu(x, g, u, d, act=torch.nn.functional.silu):
+    return (act(x @ g.T) * (x @ u.T)) @ d.T
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (_swiglu, True, "Matches helpers.llama.SwiGLU"),
+    (lambda x, g, u, d: _swiglu(x, u, g, d), False, "silu to the up projection"),
+    (lambda x, g, u, d: _swiglu(x, g, u, d, torch.nn.functional.gelu), False, "used GELU"),
+    (lambda x, g, u, d: _swiglu(x, g, u, d, torch.sigmoid), False, "sigmoid(gate)"),
+    (lambda x, g, u, d: torch.nn.functional.silu(x @ g.T) @ d.T, False, "left out the up"),
+    (lambda x, g, u, d: torch.nn.functional.silu((x @ g.T) * (x @ u.T)) @ d.T, False,
+     "after multiplying"),
+    (lambda x, g, u, d: (torch.nn.functional.silu(x @ g.T) + x @ u.T) @ d.T, False, "added"),
+    (lambda x, g, u, d: torch.nn.functional.silu(x @ g.T) * (x @ u.T), False, "down projection"),
+])
+def test_check_swiglu(fn, passed, words):
+    result = ex.check_swiglu(fn)
+    assert result.passed is passed and words in result.message
+
+
+def _gqa(q, k, v, repeat="interleave", causal=True, scale=True, head0=False):
+    G = q.shape[1] // k.shape[1]
+    if head0:
+        k, v = k[:, :1], v[:, :1]
+        G = q.shape[1]
+    if repeat == "interleave":
+        k, v = k.repeat_interleave(G, 1), v.repeat_interleave(G, 1)
+    else:
+        k, v = k.repeat(1, G, 1, 1), v.repeat(1, G, 1, 1)
+    s = q @ k.transpose(-2, -1) / (math.sqrt(q.shape[-1]) if scale else 1)
+    if causal:
+        T = q.shape[-2]
+        s = s.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+    return s.softmax(-1) @ v
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (_gqa, True, "each key/value head serves"),
+    (lambda q, k, v: torch.nn.functional.scaled_dot_product_attention(
+        q, k, v, is_causal=True, enable_gqa=True), True, "each key/value head serves"),
+    (lambda q, k, v: _gqa(q, k, v, repeat="tile"), False, "repeat_interleave"),
+    (lambda q, k, v: _gqa(q, k, v, causal=False), False, "causal mask"),
+    (lambda q, k, v: _gqa(q, k, v, scale=False), False, "√D"),
+    (lambda q, k, v: _gqa(q, k, v, head0=True), False, "key/value head 0"),
+])
+def test_check_gqa_attention(fn, passed, words):
+    result = ex.check_gqa_attention(fn)
+    assert result.passed is passed and words in result.message
+
+
+def _q4_1(raw, order="halves", use_min=True, swap=False, centred=False):
+    d, m = raw[0:2].view(torch.float16).float(), raw[2:4].view(torch.float16).float()
+    if swap:
+        d, m = m, d
+    low, high = (raw[4:] & 15).float(), (raw[4:] >> 4).float()
+    codes = {"halves": torch.cat([low, high]), "interleaved": torch.stack([low, high], 1).flatten(),
+             "high-first": torch.cat([high, low])}[order]
+    return d * (codes - (8 if centred else 0)) + (m if use_min else 0)
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (_q4_1, True, "d · code + m"),
+    (lambda raw: __import__("helpers").dequantize_q4_1(raw), True, "d · code + m"),
+    (lambda raw: _q4_1(raw, order="interleaved"), False, "interleaved the nibbles"),
+    (lambda raw: _q4_1(raw, order="high-first"), False, "high nibbles first"),
+    (lambda raw: _q4_1(raw, use_min=False), False, "forgot the minimum"),
+    (lambda raw: _q4_1(raw, swap=True), False, "swapped the scale and the minimum"),
+    (lambda raw: _q4_1(raw, centred=True), False, "Q4_0"),
+])
+def test_check_q4_1_block(fn, passed, words):
+    result = ex.check_q4_1_block(fn)
+    assert result.passed is passed and words in result.message
+
+
+_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+
+
+@pytest.mark.parametrize("fn, passed, words", [
+    (lambda q: f"<|im_start|>system\n{_SYSTEM}<|im_end|>\n<|im_start|>user\n{q}<|im_end|>\n"
+               "<|im_start|>assistant\n", True, "opened"),
+    (lambda q: f"<|im_start|>system\n{_SYSTEM}<|im_end|>\n<|im_start|>user\n{q}<|im_end|>\n",
+     False, "did not open the assistant's turn"),
+    (lambda q: f"<|im_start|>user\n{q}<|im_end|>\n<|im_start|>assistant\n", False,
+     "left out the system turn"),
+    (lambda q: f"<|im_start|>system\n{_SYSTEM}\n<|im_start|>user\n{q}\n<|im_start|>assistant\n",
+     False, "left out <|im_end|>"),
+    (lambda q: f"<|im_start|>system{_SYSTEM}<|im_end|><|im_start|>user{q}<|im_end|>"
+               "<|im_start|>assistant", False, "newlines are missing"),
+    (lambda q: None, False, "returned None"),
+    (lambda q: q, False, "differs from the template"),
+])
+def test_check_chat_prompt(fn, passed, words):
+    result = ex.check_chat_prompt(fn)
+    assert result.passed is passed and words in result.message
