@@ -78,7 +78,7 @@ class LlamaConfig:
                    num_layers=int(m("block_count")), num_heads=int(m("attention.head_count")),
                    num_kv_heads=int(m("attention.head_count_kv")),
                    d_ff=int(m("feed_forward_length")),
-                   norm_eps=float(m("attention.layer_norm_rms_epsilon")),
+                   norm_eps=float(f'{m("attention.layer_norm_rms_epsilon"):.6g}'),  # 1e-5 as float32
                    rope_base=float(m("rope.freq_base")),
                    context_length=int(m("context_length")))
 
@@ -449,12 +449,13 @@ def load_gguf_state(model: Llama, tensors: dict, rows=None) -> Llama:
     return model
 
 
-def load_smollm2(path=None) -> tuple:
+def load_smollm2(path=None, gguf=None) -> tuple:
     """SmolLM2-135M-Instruct as our ``Llama`` (eval mode) and its tokenizer, from the GGUF
-    file: (model, tokenizer, metadata)."""
+    file: (model, tokenizer, metadata). ``gguf``: what ``read_gguf`` returned, if the file
+    has been read already (reading it takes seconds)."""
     from helpers.byte_bpe import ByteLevelBPE
 
-    metadata, tensors = read_gguf(path)
+    metadata, tensors = gguf or read_gguf(path)
     with torch.device("meta"):  # shapes only: random initial weights would be thrown away
         model = Llama(LlamaConfig.from_gguf(metadata))
     model = load_gguf_state(model, tensors).eval()
