@@ -55,22 +55,35 @@ def _recorded_install(monkeypatch, system, requirements=None):
 
 
 def test_linux_gets_the_cpu_torch_first_then_the_lock(monkeypatch):
-    torch, lock = _recorded_install(monkeypatch, "linux")
+    torch, lock, *_ = _recorded_install(monkeypatch, "linux")
     assert torch[-3:] == ["--extra-index-url", course.TORCH_CPU_INDEX, "torch==2.13.0"]
     assert "--no-deps" in torch and lock[-2:] == ["-r", "requirements.lock"]
 
 
 @pytest.mark.parametrize("system", ["win32", "darwin"])
-def test_elsewhere_only_the_lock(monkeypatch, system):
-    (lock,) = _recorded_install(monkeypatch, system)
+def test_elsewhere_the_lock_and_no_other_index(monkeypatch, system):
+    lock, *_ = _recorded_install(monkeypatch, system)
     assert lock[-2:] == ["-r", "requirements.lock"]
+    assert not any(course.TORCH_CPU_INDEX in cmd for cmd in _recorded_install(monkeypatch,
+                                                                               system))
+
+
+@pytest.mark.parametrize("system", ["linux", "win32"])
+def test_the_no_deps_packages_come_last_without_their_dependencies(monkeypatch, system):
+    *_, last = _recorded_install(monkeypatch, system)
+    assert last[-len(course.NO_DEPS) - 1:] == ["--no-deps", *course.NO_DEPS]
 
 
 def test_a_stale_lock_installs_requirements_on_top_and_says_so(monkeypatch, capsys):
     text = (ROOT / "requirements.txt").read_text() + "\nsome-new-package==1.0\n"
-    *_, extra = _recorded_install(monkeypatch, "win32", requirements=text)
-    assert extra[-2:] == ["-r", "requirements.txt"]
+    commands = _recorded_install(monkeypatch, "win32", requirements=text)
+    assert ["-r", "requirements.txt"] in [cmd[-2:] for cmd in commands]
     assert "python3 tools/lock.py" in capsys.readouterr().err
+
+
+def test_a_current_lock_installs_nothing_else(monkeypatch, capsys):
+    commands = _recorded_install(monkeypatch, "win32")
+    assert ["-r", "requirements.txt"] not in [cmd[-2:] for cmd in commands], capsys.readouterr()
 
 
 def test_the_start_page_links_every_notebook():
