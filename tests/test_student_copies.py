@@ -82,3 +82,14 @@ def test_an_unknown_selection_says_how_to_select(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "tools/student_copies.py"), "99",
                              "--out", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode != 0 and "select with 03 or masking" in result.stderr
+
+
+def test_a_demonstration_check_keeps_its_output():
+    """01 runs exercises.check_softmax on the course's naive softmax to show a named mistake;
+    the text above it refers to that output, so the student copy keeps it."""
+    notebook = load(next(p for p in NOTEBOOKS if p.name.startswith("01")))
+    demo = [c for c in notebook["cells"] if c["cell_type"] == "code"
+            and "".join(c["source"]).strip() == "exercises.check_softmax(naive_softmax)"]
+    assert len(demo) == 1 and demo[0]["outputs"] and not is_exercise(demo[0])
+    copied = [c for c in student_copy(notebook)["cells"] if c.get("id") == demo[0]["id"]]
+    assert copied[0]["outputs"] == demo[0]["outputs"]

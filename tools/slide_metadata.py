@@ -49,8 +49,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # What fits on one slide, in lines of about 100 characters (reveal.js scales a 1280x900
 # slide to the screen; in JupyterLab's deck mode a longer slide scrolls).
-SLIDE_LINES = 40
-FIGURE_LINES = 18  # a figure or a widget, in the same lines
+# Calibrated in Chromium (tests/test_browser.py measures every exported slide): at 40 lines
+# 5 of 04's slides ran past the bottom.
+SLIDE_LINES = 32
+FIGURE_LINES = 14  # a figure or a widget, in the same lines
 SLIDE_TYPES = ("slide", "subslide", "fragment", "notes", "skip", "-")
 
 # Per notebook (file name without .ipynb): the start of a cell's source -> its slide type.
@@ -73,11 +75,44 @@ def text_lines(text: str) -> int:
     return sum(max(1, math.ceil(len(line) / 100)) for line in text.splitlines())
 
 
+LINE_PX = 900 / SLIDE_LINES  # a line's height on the 1280x900 slide
+
+
+def png_lines(encoded) -> int:
+    """The lines a stored PNG fills on the slide, from its own height in pixels (the
+    header's fourth and fifth 32-bit words: width, height), shown at most 1,100 px wide."""
+    import base64
+
+    header = base64.b64decode("".join(encoded)[:44])
+    width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+    if not header.startswith(b"\x89PNG") or not width:
+        return FIGURE_LINES
+    shown = height * min(1.0, 1100 / width)
+    return math.ceil(shown / LINE_PX)
+
+
+def image_lines(tag: str) -> int:
+    """The lines a diagram from fig/ fills: its width on the slide (the tag's width, else
+    its own) times its own height-to-width ratio."""
+    src, width = re.search(r'src="([^"]+)"', tag), re.search(r'width="(\d+)"', tag)
+    svg = ROOT / "notebooks" / src.group(1) if src else None
+    if svg is None or not svg.is_file():
+        return FIGURE_LINES
+    size = re.search(r'<svg[^>]*?width="([\d.]+)(?:pt|px)?"[^>]*?height="([\d.]+)', svg.read_text())
+    if not size:
+        return FIGURE_LINES
+    own_width, own_height = float(size.group(1)), float(size.group(2))
+    shown = (float(width.group(1)) if width else own_width) * own_height / own_width
+    return math.ceil(shown / LINE_PX)
+
+
 def output_lines(cell) -> int:
     lines = 0
     for output in cell.get("outputs", []):
         data = output.get("data", {})
-        if "image/png" in data or "image/svg+xml" in data:
+        if "image/png" in data:
+            lines += png_lines(data["image/png"])
+        elif "image/svg+xml" in data:
             lines += FIGURE_LINES
         elif output["output_type"] == "stream":
             lines += text_lines("".join(output.get("text", "")))
@@ -91,7 +126,10 @@ def output_lines(cell) -> int:
 def cell_lines(cell) -> int:
     """How much of a slide ``cell`` fills, input and output together."""
     if cell["cell_type"] == "markdown":
-        return text_lines(source(cell))
+        text = source(cell)
+        pictures = re.findall(r"<img\b[^>]*>", text) + [
+            f'<img src="{path}">' for path in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text)]
+        return text_lines(text) + sum(map(image_lines, pictures))
     return text_lines(source(cell)) + output_lines(cell)
 
 

@@ -114,6 +114,34 @@ def embed_local_images(text: str, folder: Path) -> str:
     return LOCAL_IMAGE.sub(embed, text)
 
 
+# A collapsed block: <details><summary>Answers</summary> ... </details>
+DETAILS = re.compile(r"<details>\s*<summary>(.*?)</summary>(.*?)</details>\s*",
+                     re.DOTALL | re.IGNORECASE)
+
+
+def details_to_notes(notebook) -> None:
+    """Move every collapsed block of a shown cell (the quick questions' answers) into the
+    speaker notes just after it. nbconvert's Markdown renderer ends a ``<details>`` block
+    at its first blank line, so on a slide it comes out empty and its contents show below
+    it, in full view; in the notes (the S key) the lecturer has them and the room does not.
+    Skipped cells (the exercise solutions) are left out of the slides anyway."""
+    import nbformat
+
+    cells = []
+    for cell in notebook.cells:
+        cells.append(cell)
+        slide_type = cell.metadata.get("slideshow", {}).get("slide_type")
+        if cell.cell_type != "markdown" or slide_type == "skip" or not DETAILS.search(cell.source):
+            continue
+        hidden = [f"**{summary.strip()}**\n\n{body.strip()}"
+                  for summary, body in DETAILS.findall(cell.source)]
+        cell.source = DETAILS.sub("", cell.source).rstrip()
+        notes = nbformat.v4.new_markdown_cell("\n\n".join(hidden))
+        notes.metadata["slideshow"] = {"slide_type": "notes"}
+        cells.append(notes)
+    notebook.cells = cells
+
+
 def export(path: Path, out: Path) -> Path:
     """Write ``out/<name>.slides.html`` for the notebook at ``path``; return its path."""
     import nbformat
@@ -122,6 +150,7 @@ def export(path: Path, out: Path) -> Path:
     # Without the widget state the exporter shows each widget's stored picture (image/png)
     # instead of a widget view that would need the widget manager from a CDN.
     notebook.metadata.pop("widgets", None)
+    details_to_notes(notebook)
     body, _ = exporter().from_notebook_node(
         notebook, resources={"metadata": {"name": path.stem, "path": str(path.parent)}})
     target = out / f"{path.stem}.slides.html"

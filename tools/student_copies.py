@@ -8,7 +8,8 @@ What changes in a copy, and nothing else:
 - every ``<details><summary>Solutions ...</summary> ... </details>`` block is cut out of
   the markdown (the quick questions' "Answers" blocks stay: they are for recall, not
   exercises); a markdown cell left empty is dropped;
-- the exercise cells (those that call ``exercises.check_...``) lose their stored output,
+- the exercise cells (those with a ``# YOUR CODE HERE`` stub that call
+  ``exercises.check_...``) lose their stored output,
   so the learner sees no "Not done yet" message before trying;
 - the ``> **For the lecturer.**`` box under the title (speaker notes) is dropped.
 Every other cell, its outputs and the notebook's widget state are kept as they are.
@@ -29,8 +30,16 @@ SOLUTIONS = re.compile(r"<details>\s*<summary>\s*Solutions?\b.*?</details>\s*",
 LECTURER_NOTES = "> **For the lecturer.**"
 
 
+EXERCISE_MARK = re.compile(r"#\s*YOUR (CODE|ANSWER) HERE")
+
+
 def is_exercise(cell: dict) -> bool:
-    return cell["cell_type"] == "code" and "exercises.check_" in "".join(cell["source"])
+    """A cell the learner fills in: a stub with its check. A demonstration that calls a check
+    on the course's own code (01: exercises.check_softmax(naive_softmax)) is not one, and
+    keeps its output: the text above it refers to what it shows."""
+    source = "".join(cell["source"])
+    return (cell["cell_type"] == "code" and "exercises.check_" in source
+            and EXERCISE_MARK.search(source) is not None)
 
 
 def student_copy(notebook: dict) -> dict:
