@@ -80,8 +80,9 @@ class Flashcards(widgets.VBox):
         self.show_button.on_click(lambda _: self.reveal())
         self.knew_button.on_click(lambda _: self.grade(True))
         self.missed_button.on_click(lambda _: self.grade(False))
-        buttons = widgets.HBox([self.show_button, self.knew_button, self.missed_button])
-        super().__init__([self.header, self.question, self.answer, buttons, self.status],
+        self.buttons = widgets.HBox([self.show_button, self.knew_button, self.missed_button])
+        self.notebook = notebook
+        super().__init__([self.header, self.question, self.answer, self.buttons, self.status],
                          layout=widgets.Layout(border="1px solid #bbb", padding="8px 14px",
                                                max_width="860px"))
         self.add_class("course-flashcards")
@@ -122,6 +123,7 @@ class Flashcards(widgets.VBox):
                                  f"<b>Done: {total} card{'s' * (total != 1)}.</b>")
             self.question.value = self.answer.value = ""
             self._buttons(show=False, grade=False)
+            self.buttons.layout.display = "none"  # no disabled buttons that look clickable
             return
         state = self.progress.card(card["id"])
         if state is None:
@@ -134,6 +136,13 @@ class Flashcards(widgets.VBox):
         self.question.value = _large(_card_html(card["q"]))
         self.answer.value = ""
         self._buttons(show=True, grade=False)
+
+    def __repr__(self):
+        """What a notebook shows before the cell has run in this session (the stored text
+        copy of the widget), instead of the widget's field list."""
+        deck = f"notebook {self.notebook}'s" if self.notebook else "the course's"
+        return (f"Flashcards: {deck} deck, {len(self.cards)} card"
+                f"{'s' * (len(self.cards) != 1)}. Run this cell to study them.")
 
     def _buttons(self, show: bool, grade: bool):
         self.show_button.disabled = not show

@@ -84,3 +84,19 @@ def test_review_what_is_due_shows_only_due_cards_met_before(deck, progress, tmp_
 def test_due_cards_come_first_in_a_notebooks_deck(deck, progress):
     progress.review("99-c0", knew=True)
     assert [c["id"] for c in Flashcards("99", progress=progress).cards] == ["99-c1", "99-c2", "99-c0"]
+
+
+def test_with_nothing_due_no_buttons_are_shown(progress):
+    """Three disabled buttons looked clickable on the start page; now there are none."""
+    review = Flashcards(due_only=True, progress=progress)
+    assert review.cards == [] and review.buttons.layout.display == "none"
+    assert "No card is due today" in review.header.value
+
+
+def test_an_unrun_deck_says_to_run_the_cell(progress):
+    """The stored text copy of the widget is what a notebook shows before the cell runs."""
+    deck = Flashcards("03", progress=progress)
+    assert repr(deck) == (f"Flashcards: notebook 03's deck, {len(deck.cards)} cards. "
+                          "Run this cell to study them.")
+    assert deck.buttons.layout.display != "none"
+    assert "the course's deck" in repr(Flashcards(due_only=True, progress=progress))

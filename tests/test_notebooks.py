@@ -52,3 +52,17 @@ def test_no_list_item_that_markdown_reads_as_a_nested_list(path):
            for line in "".join(c["source"]).splitlines()
            if re.fullmatch(r"\s*\d+\.\s+\d+\.\s*", line)]
     assert not bad, f"list items that render as nested lists: {bad}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_the_flashcard_cell_runs_on_its_own(path):
+    """A learner who comes back for the cards restarts the kernel and runs the last cell
+    only: it must import what it uses (01's deck raised NameError: helpers)."""
+    decks = [s for s in code_cells(path) if "Flashcards(" in s]
+    assert decks, "every notebook ends with (or, the start page, shows) a flashcard deck"
+    for source in decks:
+        tree = ast.parse(source)
+        imported = {a.asname or a.name for n in tree.body if isinstance(n, (ast.Import,
+                    ast.ImportFrom)) for a in n.names}
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        assert used <= imported | set(dir(__builtins__)), f"{source!r} needs {used - imported}"
