@@ -297,6 +297,7 @@ def test_live_slides_mask_lab_redraws_on_its_slide(lab, page, tmp_path):
     """What a lecturer does: run the notebook, click the deck icon in the notebook toolbar,
     step to the mask lab with the arrow key, click a mask kind: the picture changes."""
     url, token = lab
+    page.set_viewport_size({"width": 1280, "height": 720})  # a projector: the first click counts
     with_slide_metadata(tmp_path / "course" / "notebooks" / "03_masking.ipynb")
     run_all_cells(page, url, token, "03_masking.ipynb")
     page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0; }")

@@ -1,6 +1,7 @@
 """course.py, the two commands of the README: what the learner's first screen is."""
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,44 @@ def test_the_start_page_links_every_notebook():
     for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         if notebook != start:
             assert f"]({notebook.name})" in text, f"the course map lacks {notebook.name}"
+
+
+def test_the_lecturers_page_names_the_key_that_leaves_the_slides():
+    """jupyterlab-slideshow binds plain Escape to leave deck mode (not Shift+Esc)."""
+    bundle = "".join(p.read_text(errors="ignore") for p in (Path(sys.prefix) / "share" /
+                     "jupyter" / "labextensions" / "jupyterlab-slideshow" / "static").glob("*.js"))
+    if not bundle:
+        pytest.skip("jupyterlab-slideshow is not installed in this environment")
+    text = (ROOT / "docs" / "teaching.md").read_text(encoding="utf-8")
+    assert '=["Escape"]' in bundle and "Shift+Esc" not in text
+    assert "Esc (plain Esc" in text
+
+
+def _notebook_text(number: str) -> str:
+    path = next((ROOT / "notebooks").glob(f"{number}_*.ipynb"))
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return "\n".join("".join(c["source"]) + "".join(
+        "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+        for o in c.get("outputs", [])) for c in cells)
+
+
+def test_the_readmes_trained_numbers_are_the_stored_notebooks_numbers():
+    """Each percentage in the README's "what it trains" column is one the notebook shows
+    (to the rounding the README uses), and each "at least N×" is the notebook's own check."""
+    import re
+
+    rows = [line for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+            if re.match(r"\| \d\d \| \[", line)]
+    assert len(rows) == len(list((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))) - 1
+    wrong = []
+    for row in rows:
+        number, trains = row[2:4], row.split("|")[4]
+        text = _notebook_text(number)
+        shown = [float(x) for x in re.findall(r"(\d+(?:\.\d+)?)\s?%", text)]
+        for claim in re.findall(r"(\d+(?:\.\d+)?)%", trains):
+            if not any(abs(float(claim) - x) < 0.5 for x in shown):
+                wrong.append(f"row {number}: {claim}% is not in the notebook")
+        for factor in re.findall(r"at least (\d+)×", trains):
+            if f"at least {factor}x" not in text and f"at least {factor}×" not in text:
+                wrong.append(f"row {number}: 'at least {factor}×' is not the notebook's check")
+    assert wrong == []

@@ -38,7 +38,7 @@ class MaskLab(_FigureWidget):
                                     value="padding + causal"),
         }
         controls["sentence"].observe(self._new_sentence, names="value")
-        super().__init__(controls, figsize=(8, 4.2))
+        super().__init__(controls, figsize=(8, 3.4))  # fits a 1280x720 slide under its heading
 
     def _new_sentence(self, change):
         n = len(self.sentences[change["new"]])
