@@ -146,8 +146,8 @@ def test_encoder_decoder_rejects_a_numpy_source():
 def test_date_model_reaches_97_percent_exact_match_on_every_seed(seed):
     """Notebook 07's recipe (600 steps, 50 of warm-up, cosine decay), on three seeds, about
     10 s each. Spread over seeds 0-9 (tools/seed_spread.py, 2026-12-04, AMD EPYC):
-    natively worst 99.3%, median 100.0%; as a CPU without AVX worst WORST_DEFAULT, median
-    MEDIAN_DEFAULT. Held to 97%, two points under the worst seed. (The recipe without the
+    natively worst 99.3%, median 100.0%; as a CPU without AVX worst 99.3%, median 100.0%
+    (the same ten numbers). Held to 97%, two points under the worst seed. (The recipe without the
     schedule, 500 steps, reached 92.2% on seed 0 on this machine.)"""
     exact = seeded.date_exact_match(seed)
     assert exact >= seeded.RECIPES["date_exact_match"][1], f"seed {seed}: {exact:.1%} exact match"
