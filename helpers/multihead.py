@@ -100,6 +100,17 @@ class KVCache:
         return f"KVCache(length={self.length})"
 
 
+def cached_length(caches, num_blocks: int) -> int:
+    """How many tokens the caches of a model with ``num_blocks`` blocks already hold (0 for
+    no caches): the position of the first new token. Fails with a clear message unless
+    ``caches`` is None or one KVCache per block (``model.new_caches()``)."""
+    if caches is not None and (not isinstance(caches, (list, tuple)) or len(caches) != num_blocks
+                               or not all(isinstance(c, KVCache) for c in caches)):
+        raise TypeError(f"caches must be a list of {num_blocks} KVCache, one per "
+                        f"block (model.new_caches()), got {type(caches).__name__}")
+    return caches[0].length if caches is not None else 0
+
+
 class MultiHeadAttention(nn.Module):
     """H attention heads over a width of C = d_model; each head has width D = C / H.
 
