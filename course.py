@@ -117,7 +117,7 @@ COMMANDS = {
     "claims": ["tools/check_claims_fail.py"],
     "student": ["tools/student_copies.py"],
     "slides": ["tools/slides.py"],
-    "progress": ["-c", "from helpers.report import progress_report; print(progress_report())"],
+    "progress": ["-c", "import sys; from helpers.report import main; sys.exit(main(sys.argv[1:]))"],
 }
 
 
@@ -130,7 +130,8 @@ def main(argv) -> int:
         print("\nAlso: python3 course.py measure [--write]   time each notebook; --write stores outputs"
               "\n      python3 course.py claims              prove the notebooks' claims fail when "
               "training is sabotaged"
-              "\n      python3 course.py progress            your passed exercises and due flashcards"
+              "\n      python3 course.py progress            your passed exercises, due flashcards and "
+              "which pieces of the model are yours (--reset NAME: the course's again)"
               "\n      python3 course.py student [03 ...]     copies to hand out, solutions removed, "
               "in student/"
               "\n      python3 course.py slides [03 ...]      reveal.js slides that open offline, "

@@ -18,12 +18,14 @@ the masks module converts at that boundary.
 What the package exports, one rule: every public class and function of every module is
 also available at the top level (``helpers.MultiHeadAttention`` is
 ``helpers.multihead.MultiHeadAttention``), except the exercise checks, which stay in
-``helpers.exercises``. tests/test_package.py keeps this list complete.
+``helpers.exercises``, and the learner's own pieces, reached as
+``helpers.yours.piece("MultiHeadAttention")`` (helpers/yours.py). tests/test_package.py
+keeps this list complete.
 
 Importing the package also sets matplotlib's defaults to the course's figure style
 (helpers/style.py): figures as wide as the notebook column, text legible when projected.
 """
-from helpers import exercises
+from helpers import exercises, yours
 from helpers.attention import SelfAttention, scaled_dot_product_attention
 from helpers.bpe import BPETokenizer, merge, pair_counts
 from helpers.byte_bpe import ByteLevelBPE, bytes_to_unicode, library_tokenizer, pre_tokenize

@@ -12,6 +12,7 @@ from helpers import exercises
 from helpers.exercises._common import NOTEBOOK_OF_MODULE
 from helpers.flashcards import load_cards
 from helpers.progress import Progress, card_is_due
+from helpers.yours import PIECES, kept_pieces, reset_piece, yours_dir
 
 
 def progress_report(progress: Progress | None = None) -> str:
@@ -39,6 +40,40 @@ def progress_report(progress: Progress | None = None) -> str:
         learnt = sum(card["box"] > 1 for card in seen)
         lines.append(f"{notebook:>8}  {passed:>9} of {len(checks.get(notebook, [])):<4}  "
                      f"{due:>15}  {len(ids) - len(seen):>9}  {learnt:>5} of {len(ids)}")
-    lines += ["", "Review the cards due today: `helpers.Flashcards(due_only=True)` (the start page);",
+    lines += ["", *pieces_report(), "", "Review the cards due today: `helpers.Flashcards(due_only=True)` (the start page);",
               "new cards come with each notebook's deck, at its end."]
     return "\n".join(lines)
+
+
+def pieces_report() -> list[str]:
+    """Which pieces of the model are the learner's (kept when their check passed) and which
+    are still the course's."""
+    mine = kept_pieces()
+    shown_dir = str(yours_dir()).replace(str(Path.home()), "~", 1)
+    lines = [f"Your pieces of the model ({len(mine)} of {len(PIECES)}; kept in {shown_dir}):"]
+    for name in sorted(PIECES, key=lambda n: (NOTEBOOK_OF_MODULE[
+            PIECES[n].check.__module__.rsplit(".", 1)[-1]], n)):
+        notebook = NOTEBOOK_OF_MODULE[PIECES[name].check.__module__.rsplit(".", 1)[-1]]
+        whose = f"yours, {mine[name]}" if name in mine else \
+            f"the course's (yours once {PIECES[name].check.__name__} passes)"
+        lines.append(f"  {notebook}  {name:<20} {whose}")
+    if mine:
+        lines.append("Use the course's version again: python3 course.py progress --reset NAME")
+    return lines
+
+
+def main(argv) -> int:
+    """``python3 course.py progress [--reset PIECE]``."""
+    if argv[:1] == ["--reset"] and len(argv) == 2:
+        name = argv[1]
+        if name not in PIECES:
+            print(f"No piece called {name!r}. The pieces: {', '.join(sorted(PIECES))}")
+            return 2
+        print(f"Deleted your {name}: the course's version is used again." if reset_piece(name)
+              else f"You had no kept {name}: the course's version is used already.")
+        return 0
+    if argv:
+        print("usage: python3 course.py progress [--reset PIECE]")
+        return 2
+    print(progress_report())
+    return 0

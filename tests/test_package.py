@@ -2,7 +2,8 @@
 
 Every public class and function defined in a helpers module is re-exported by `helpers`
 (so `helpers.MultiHeadAttention` works as well as `helpers.multihead.MultiHeadAttention`),
-except the exercise checks, which stay in `helpers.exercises`.
+except the exercise checks, which stay in `helpers.exercises`, and the learner's pieces,
+reached as `helpers.yours.piece("MultiHeadAttention")`.
 """
 import importlib
 import inspect
@@ -10,7 +11,7 @@ import pkgutil
 
 import helpers
 
-NOT_FLATTENED = {"exercises"}
+NOT_FLATTENED = {"exercises", "yours"}
 
 
 def public_definitions():

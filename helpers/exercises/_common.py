@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from helpers._checks import shape_str
+from helpers import yours
 from helpers.progress import Progress
 from helpers.reproducibility import FAIL, PASS
 
@@ -92,12 +93,15 @@ NOTEBOOK_OF_MODULE = {
 
 
 def recording_passes(check):
-    """``check``, which also records a pass in the learner's progress file (helpers.progress).
+    """``check``, which also records a pass in the learner's progress file (helpers.progress)
+    and, for a check that builds a piece of the model (``@builds``), keeps the learner's
+    code for the notebooks that follow (helpers.yours).
 
     A progress file that cannot be written (a read-only disk) costs a warning, never the
     check's answer.
     """
     notebook = NOTEBOOK_OF_MODULE[check.__module__.rsplit(".", 1)[-1]]
+    piece = getattr(check, "builds", None)
 
     @functools.wraps(check)
     def run(*args, **kwargs):
@@ -105,8 +109,14 @@ def recording_passes(check):
         if isinstance(result, Check) and result.passed:
             try:
                 Progress().record_exercise(notebook, check.__name__, passed=True)
+                if piece:
+                    yours.keep_piece(piece, args[0] if args else next(iter(kwargs.values())))
+                    result = Check(True, f"{result.message} Kept as your {piece}: the models "
+                                         "that train from here on use it.")
             except OSError as error:
                 warnings.warn(f"could not record this exercise in your progress file: {error}")
+            except ValueError as error:  # code that cannot be written down on its own
+                result = Check(True, f"{result.message} Not kept for later notebooks: {error}")
         return result
 
     return run

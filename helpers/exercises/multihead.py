@@ -1,7 +1,9 @@
 """Exercise checks of Notebook 04, multi-head attention."""
 import torch
+from torch import nn
 
-from helpers.exercises._common import Check, _diagnose
+from helpers.exercises._common import Check, _diagnose, _perturbed
+from helpers.yours import builds
 
 
 def check_split_heads(split_heads):
@@ -48,3 +50,135 @@ def check_mha_parameter_count(answer, d_model, num_heads):
         return Check(False, f"More heads do not mean more parameters: each of the {num_heads} "
                             f"heads projects to d_model / {num_heads} features.")
     return Check(False, f"{answer} is not it. Count four C × C projections with C biases each.")
+
+
+def _module_or_error(cls, make):
+    """``make(cls)``, or a Check that says why the learner's class could not be built."""
+    if cls is None:
+        return None, Check(False, "Not done yet: define your class and pass it (the class, "
+                                  "not an instance).")
+    if not isinstance(cls, type) or not issubclass(cls, nn.Module):
+        return None, Check(False, f"Pass your class itself (a subclass of nn.Module), got "
+                                  f"{type(cls).__name__}.")
+    try:
+        with torch.random.fork_rng():  # the learner's random stream is left as it was
+            return make(cls), None
+    except Exception as error:  # the learner's constructor: any error is theirs to see
+        return None, Check(False, f"Building your module failed: {type(error).__name__}: {error}")
+
+
+@builds("MultiHeadAttention", "helpers.multihead:MultiHeadAttention")
+def check_mha(cls):
+    """Exercise: ``class MyMultiHeadAttention(nn.Module)``, built as ``cls(d_model=C,
+    num_heads=H)``, with a fused ``in_proj`` (C -> 3C: W_Q, W_K, W_V of every head) and an
+    ``out_proj`` (C -> C), and ``forward(x, mask=None, context=None)`` returning
+    ``(out (B, T, C), weights (B, H, T, S))``; mask: bool, True = may attend.
+
+    It is compared with the course's MultiHeadAttention (same weights), forward and
+    backward, without and with a mask, and as cross-attention (keys and values from
+    ``context``); the usual mistakes are named."""
+    from helpers.multihead import MultiHeadAttention
+    from helpers.masks import causal_mask
+
+    C, H = 12, 3
+    mine, error = _module_or_error(cls, lambda c: c(d_model=C, num_heads=H))
+    if error is not None:
+        return error
+    names = {n: tuple(p.shape) for n, p in mine.named_parameters()}
+    wanted = {"in_proj.weight": (3 * C, C), "in_proj.bias": (3 * C,),
+              "out_proj.weight": (C, C), "out_proj.bias": (C,)}
+    if names != wanted:
+        return Check(False, f"Your parameters are {names or 'none'}; expected exactly "
+                            f"{wanted}: one fused in_proj = nn.Linear(C, 3 * C) and out_proj "
+                            "= nn.Linear(C, C), so that the course's weights load into yours.")
+    reference = _perturbed(lambda: MultiHeadAttention(d_model=C, num_heads=H), seed=4)
+    mine.load_state_dict(reference.state_dict())
+    mine.eval()
+    g = torch.Generator().manual_seed(5)
+    x, context = torch.randn(2, 4, C, generator=g), torch.randn(2, 6, C, generator=g)
+    mask = causal_mask(4)
+    cases = [("without a mask", dict(x=x)), ("with a causal mask", dict(x=x, mask=mask)),
+             ("as cross-attention (context of 6 tokens)", dict(x=x, context=context))]
+    for case, kwargs in cases:
+        try:
+            got = mine(**{k: v.clone().requires_grad_(k != "mask") for k, v in kwargs.items()})
+        except Exception as error:
+            return Check(False, f"Calling your module {case} failed: "
+                                f"{type(error).__name__}: {error}")
+        if not (isinstance(got, tuple) and len(got) == 2):
+            return Check(False, "forward must return a pair (out, weights): the output "
+                                "(B, T, C) and every head's weights (B, H, T, S).")
+        out, weights = got
+        expected, expected_w = reference(**kwargs)
+        result = _mha_mistake(out, expected, x, kwargs, reference, H, case)
+        if result is not None:
+            return result
+        if not isinstance(weights, torch.Tensor) or weights.shape != expected_w.shape \
+                or not torch.allclose(weights.detach(), expected_w.detach(), atol=1e-5):
+            return Check(False, f"The output is right {case}, but the weights are not: "
+                                f"expected every head's softmax weights, shape "
+                                f"{tuple(expected_w.shape)} (B, H, T, S).")
+        out.sum().backward()
+    return Check(True, "Your multi-head attention matches the course's, forward and "
+                       "backward, with and without a mask, and as cross-attention.")
+
+
+def _mha_mistake(out, expected, x, kwargs, reference, H, case):
+    """None if ``out`` matches ``expected``; else a Check naming the mistake if it is a
+    known one."""
+    if not isinstance(out, torch.Tensor):
+        return Check(False, f"Expected the output to be a tensor, got {type(out).__name__}.")
+    if out.shape == expected.shape and torch.allclose(out.detach(), expected, atol=1e-5):
+        return None
+    C = x.shape[-1]
+    context = kwargs.get("context", x)
+    mask = kwargs.get("mask")
+    w, b = reference.in_proj.weight, reference.in_proj.bias
+    q = torch.nn.functional.linear(x, w[:C], b[:C])
+    k = torch.nn.functional.linear(context, w[C:2 * C], b[C:2 * C])
+    v = torch.nn.functional.linear(context, w[2 * C:], b[2 * C:])
+    B, T, S, D = x.shape[0], x.shape[1], context.shape[1], C // H
+
+    def attend(scale, split, merge_transposes=True, use_mask=True, out_proj=True):
+        qh, kh, vh = (split(t, n) for t, n in ((q, T), (k, S), (v, S)))
+        scores = qh @ kh.transpose(-2, -1) / scale
+        if mask is not None and use_mask:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        o = torch.softmax(scores, dim=-1) @ vh  # (B, H, T, D)
+        o = o.transpose(1, 2).reshape(B, T, C) if merge_transposes else o.reshape(B, T, C)
+        return reference.out_proj(o) if out_proj else o
+
+    heads = lambda t, n: t.view(B, n, H, D).transpose(1, 2)  # noqa: E731
+    wrong_split = lambda t, n: t.reshape(B, H, n, D)  # noqa: E731
+    with torch.no_grad():
+        mistakes = {
+            "You divided the scores by d_k, not √d_k.": attend(D, heads),
+            "You divided by √C (the model width); each head's scores are divided by √D, "
+            "its own width C / H.": attend(C ** 0.5, heads),
+            "You forgot to divide the scores by √D.": attend(1.0, heads),
+            "You split into heads with a plain view to (B, H, T, D): that cuts the sequence, "
+            "not the features. view(B, T, H, D).transpose(1, 2).": attend(D ** 0.5, wrong_split),
+            "You merged the heads without transposing back: transpose(1, 2) before "
+            "reshape(B, T, C).": attend(D ** 0.5, heads, merge_transposes=False),
+            "The mask is ignored: blocked positions still get weight. masked_fill the "
+            "scores with -inf where mask is False, before the softmax.":
+                attend(D ** 0.5, heads, use_mask=False),
+            "You forgot the output projection out_proj (W_O).": attend(D ** 0.5, heads,
+                                                                       out_proj=False),
+        }
+        if mask is not None:
+            flipped = torch.softmax((heads(q, T) @ heads(k, S).transpose(-2, -1) / D ** 0.5)
+                                    .masked_fill(mask, float("-inf")), dim=-1)
+            mistakes["Your mask is the wrong way round: True means may attend, so fill "
+                     "where mask is False (~mask)."] = reference.out_proj(
+                (flipped @ heads(v, S)).transpose(1, 2).reshape(B, T, C))
+    got = out.detach()
+    for message, wrong in mistakes.items():
+        if got.shape == wrong.shape and torch.allclose(got, wrong, atol=1e-5, equal_nan=True):
+            return Check(False, f"{case.capitalize()}: {message}")
+    if got.shape != expected.shape:
+        return Check(False, f"{case.capitalize()}: wrong shape: expected "
+                            f"{tuple(expected.shape)} (B, T, C), got {tuple(got.shape)}.")
+    diff = (got - expected).abs().max().item()
+    return Check(False, f"{case.capitalize()}: right shape, wrong values (largest difference "
+                        f"{diff:.3g}).")
