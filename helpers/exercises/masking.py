@@ -54,3 +54,29 @@ def check_to_torch_mha(convert):
                  "the opposite of ours. Invert it with ~mask.")
     return _diagnose(got, ~ours, {unchanged: ours},
                      "True now means 'blocked', as nn.MultiheadAttention expects.")
+
+
+def check_padding_mask(padding_mask):
+    """Exercise: ``padding_mask(lengths, S)``: (B,) lengths -> a (B, 1, S) bool mask, True at
+    the real tokens (key s of sentence b is real when s < lengths[b])."""
+    lengths, S = torch.tensor([3, 1, 5]), 5
+    real = torch.arange(S)[None, :] < lengths[:, None]  # (B, S)
+    right = real[:, None, :]  # (B, 1, S)
+    got = padding_mask(lengths.clone(), S)
+    if isinstance(got, torch.Tensor) and got.dtype != torch.bool and got.shape == right.shape \
+            and torch.equal(got.bool(), right):
+        return Check(False, f"Right pattern, but dtype {got.dtype}: masks in this course are "
+                            "boolean. Compare with <, which gives bool.")
+    if isinstance(got, torch.Tensor) and got.shape == real.shape and torch.equal(got, real):
+        return Check(False, "Right values, shape (B, S): add the axis of the queries, (B, 1, S), "
+                            "so that the mask broadcasts over every query of a sentence: "
+                            "mask[:, None, :].")
+    mistakes = {
+        "Your mask is the wrong way round: True means 'may attend', so the real tokens are "
+        "True and the padding False.": ~right,
+        "One key too many: a sentence of length 3 has keys 0, 1, 2. Use <, not <=.":
+            (torch.arange(S)[None, :] <= lengths[:, None])[:, None, :],
+    }
+    return _diagnose(got, right, mistakes,
+                     "One row of keys per sentence, True at its real tokens, broadcasting "
+                     "over the queries.")
