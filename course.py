@@ -115,6 +115,7 @@ COMMANDS = {
     "test": ["-m", "pytest"],
     "measure": ["tools/run_notebooks.py"],
     "claims": ["tools/check_claims_fail.py"],
+    "solved": ["tools/solved_run.py"],
     "student": ["tools/student_copies.py"],
     "slides": ["tools/slides.py"],
     "progress": ["-c", "import sys; from helpers.report import main; sys.exit(main(sys.argv[1:]))"],
@@ -130,6 +131,8 @@ def main(argv) -> int:
         print("\nAlso: python3 course.py measure [--write]   time each notebook; --write stores outputs"
               "\n      python3 course.py claims              prove the notebooks' claims fail when "
               "training is sabotaged"
+              "\n      python3 course.py solved              run every notebook with its exercises "
+              "solved: every model must train on the learner's code"
               "\n      python3 course.py progress            your passed exercises, due flashcards and "
               "which pieces of the model are yours (--reset NAME: the course's again)"
               "\n      python3 course.py student [03 ...]     copies to hand out, solutions removed, "

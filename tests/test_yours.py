@@ -4,7 +4,6 @@ import linecache
 import textwrap
 
 import pytest
-import torch
 
 import helpers
 from helpers import exercises, yours

@@ -43,17 +43,15 @@ def exercises_and_solutions(notebook) -> list[tuple[int, str]]:
         if "exercise" not in tags(cell):
             continue
         for later in cells[i + 1:]:
-            if "exercise" in tags(later):
-                break
             if "solution" in tags(later):
                 code = SOLUTION_CODE.findall("".join(later["source"]))
                 pairs.append((i, "\n".join(code)))
                 break
-        else:
+            if "exercise" in tags(later):
+                break
+        if not pairs or pairs[-1][0] != i:
             raise ValueError(f"exercise cell {i} has no solution cell (tagged 'solution') "
-                             "after it")
-        if pairs[-1][0] != i:
-            raise ValueError(f"exercise cell {i} has no solution cell before the next exercise")
+                             "before the next exercise")
     return pairs
 
 
