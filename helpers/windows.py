@@ -308,11 +308,20 @@ class Swin(nn.Module):
     images (B, C, H, W) -> logits (B, classes), and a list with every block's weights
     (B, nW, nh, M·M, M·M) if need_weights, else None. No absolute positions: the relative
     position bias inside each window is the only place information.
+
+    ``block`` and ``merging`` are the classes of the blocks and of patch merging (the
+    course's by default; notebook 10 passes the learner's): built as ``block(d_model,
+    num_heads, window_size, shift, d_ff)`` and ``merging(d_model)``, with the interfaces of
+    ``SwinBlock`` and ``PatchMerging``.
     """
 
-    def __init__(self, config: SwinConfig = SwinConfig()):
+    def __init__(self, config: SwinConfig = SwinConfig(), block=None, merging=None):
         super().__init__()
         c = config
+        block, merging = block or SwinBlock, merging or PatchMerging
+        for name, cls in (("block", block), ("merging", merging)):
+            if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+                raise TypeError(f"{name} must be an nn.Module class, got {cls!r}")
         for name in ("image_size", "patch_size", "channels", "num_classes", "d_model",
                      "window_size", "mlp_ratio"):
             check_positive_int(name, getattr(c, name))
@@ -331,11 +340,11 @@ class Swin(nn.Module):
                                  f"M={c.window_size}; use fewer stages or a smaller window")
             shifts = [(j % 2) * (c.window_size // 2) if c.shifted else 0 for j in range(depth)]
             self.stages.append(nn.ModuleList(
-                SwinBlock(d, heads, c.window_size, shift, c.mlp_ratio * d) for shift in shifts))
+                block(d, heads, c.window_size, shift, c.mlp_ratio * d) for shift in shifts))
             if s < len(c.depths) - 1:
                 if grid % 2:
                     raise ValueError(f"stage {s} has a {grid}x{grid} grid: patch merging needs it even")
-                self.merges.append(PatchMerging(d))
+                self.merges.append(merging(d))
                 grid, d = grid // 2, 2 * d
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, c.num_classes)

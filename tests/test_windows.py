@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from helpers.windows import (PatchMerging, Swin, SwinConfig, WindowAttention,
+from helpers.windows import (PatchMerging, Swin, SwinBlock, SwinConfig, WindowAttention,
                              attention_weight_counts, receptive_field, relative_position_index,
                              shift_region_labels, shifted_window_mask, torchvision_patch_merging,
                              torchvision_window_attention, two_corners_task, window_connections,
@@ -183,3 +183,26 @@ def test_two_corners_task():
 def test_bad_inputs_name_the_problem(call, words):
     with pytest.raises((ValueError, TypeError), match=words):
         call()
+
+
+def test_swin_builds_its_blocks_and_merging_from_the_classes_it_is_given():
+    class CountedBlock(SwinBlock):
+        made = 0
+
+        def __init__(self, *args):
+            super().__init__(*args)
+            CountedBlock.made += 1
+
+    class CountedMerging(PatchMerging):
+        pass
+
+    config = SwinConfig(image_size=8, patch_size=2, d_model=8, depths=(2, 2), num_heads=(2, 2),
+                        window_size=2)
+    torch.manual_seed(0)
+    model = Swin(config, block=CountedBlock, merging=CountedMerging)
+    assert CountedBlock.made == 4 and isinstance(model.merges[0], CountedMerging)
+    torch.manual_seed(0)
+    plain = Swin(config)
+    assert model.state_dict().keys() == plain.state_dict().keys()
+    images = torch.randn(2, 1, 8, 8)
+    assert torch.allclose(model(images)[0], plain(images)[0])

@@ -2,7 +2,8 @@
 import torch
 
 from helpers._checks import shape_str
-from helpers.exercises._common import Check, _diagnose
+from helpers.exercises._common import Check, _diagnose, _perturbed
+from helpers.yours import builds
 
 
 def check_window_partition(window_partition):
@@ -123,3 +124,338 @@ def check_window_cost(answer, H, W, M):
     return Check(False, hints.get(windowed, f"Windows: not {windowed:,}. Count the windows, "
                                             "nW = (H/M)·(W/M), and the weights of one window, "
                                             "(M·M)²."))
+
+
+# --------------------------------------------------------------------------- relative positions
+
+def check_relative_position_index(relative_position_index):
+    """Exercise: ``relative_position_index(M)``: for every (query i, key j) of an M×M window,
+    the row of the (2M-1)² bias table that holds their offset: (M·M, M·M) ints."""
+    M = 3
+    rows = torch.arange(M).repeat_interleave(M)  # the row of each token, reading order
+    cols = torch.arange(M).repeat(M)  # its column
+    dy = rows[:, None] - rows[None, :]  # (M·M, M·M): query minus key, -(M-1)..M-1
+    dx = cols[:, None] - cols[None, :]
+    right = (dy + M - 1) * (2 * M - 1) + (dx + M - 1)
+    mistakes = {
+        "Your index is off by (M-1): the offsets run from -(M-1) to M-1, so some rows you "
+        "return are negative (PyTorch would silently read them from the end of the table). "
+        "Add M - 1 to both offsets before combining them: (dy + M - 1)·(2M - 1) + (dx + M - 1).":
+            dy * (2 * M - 1) + dx,
+        "You added M - 1 to the row offset only; the column offset needs it too.":
+            (dy + M - 1) * (2 * M - 1) + dx,
+        "You multiplied the row offset by M: there are 2M - 1 column offsets, so one row step "
+        "of the table is 2M - 1 entries (with M, different offsets share a row).":
+            (dy + M - 1) * M + (dx + M - 1),
+        "Your offsets are key minus query: the index is transposed. Use the query's position "
+        "minus the key's (dy = row_i - row_j), as torchvision and the paper's code do.":
+            right.T,
+        "Rows and columns swapped: the row offset dy picks the block of 2M - 1 entries, the "
+        "column offset dx the entry inside it: (dy + M - 1)·(2M - 1) + (dx + M - 1).":
+            (dx + M - 1) * (2 * M - 1) + (dy + M - 1),
+    }
+    got = relative_position_index(M)
+    if isinstance(got, torch.Tensor) and got.is_floating_point():
+        return Check(False, "The index must hold integers (torch.long), to index the table "
+                            "with; you returned floats.")
+    if isinstance(got, torch.Tensor):
+        got = got.float()  # compared as numbers below
+    return _diagnose(got, right.float(), {m: w.float() for m, w in mistakes.items()},
+                     f"Every pair reads the row of its offset: {(2 * M - 1) ** 2} rows for "
+                     f"{M ** 4} pairs (M = {M}), as helpers.relative_position_index.")
+
+
+def check_relative_position_bias(relative_position_bias):
+    """Exercise: ``relative_position_bias(table, index)``: the table ((2M-1)², nh) and the
+    index (M·M, M·M) -> every head's bias (nh, M·M, M·M), bias[h, i, j] = table[index[i, j], h]."""
+    from helpers.windows import relative_position_index
+    M, nh = 3, 2
+    g = torch.Generator().manual_seed(0)
+    table = torch.randn((2 * M - 1) ** 2, nh, generator=g)
+    index = relative_position_index(M)
+    picked = table[index.flatten()]  # (M·M·M·M, nh)
+    right = picked.view(M * M, M * M, nh).permute(2, 0, 1)
+    mistakes = {
+        "Your bias is transposed: bias[h, i, j] must be the bias of query i and key j, but "
+        "yours puts the keys first. permute(2, 0, 1) keeps (query, key) in that order; "
+        "permute(2, 1, 0) swaps them.":
+            right.transpose(1, 2),
+        "You reshaped (M·M·M·M, nh) straight to (nh, M·M, M·M): that mixes heads and pairs. "
+        "View as (M·M, M·M, nh) first, then move the heads in front with permute(2, 0, 1).":
+            picked.reshape(nh, M * M, M * M),
+    }
+    got = relative_position_bias(table.clone(), index.clone())
+    if isinstance(got, torch.Tensor) and got.shape == (M * M, M * M, nh):
+        return Check(False, f"You returned (M·M, M·M, nh) = {shape_str(got.shape)}: the heads "
+                            "go first, (nh, M·M, M·M), so that the bias adds to the scores "
+                            "(B, nW, nh, M·M, M·M).")
+    return _diagnose(got, right, mistakes,
+                     "Each head's bias repeats in M×M blocks: the same offset, the same number.")
+
+
+# --------------------------------------------------------------------------- your modules
+
+def _state_dict_error(mine, reference, what):
+    """A Check if ``mine``'s state dict does not have ``reference``'s names and shapes."""
+    have = {n: tuple(t.shape) for n, t in mine.state_dict().items()}
+    want = {n: tuple(t.shape) for n, t in reference.state_dict().items()}
+    if have == want:
+        return None
+    extra = sorted(set(have) - set(want))
+    hint = ""
+    if any("index" in n for n in extra):
+        hint = (" Register the index as a buffer that is not saved: "
+                "self.register_buffer('relative_position_index', index, persistent=False).")
+    if not have:
+        return Check(False, f"Not done yet: your {what} has no parameters. Expected exactly "
+                            f"{want} (the course's names, so that weights load both ways).")
+    return Check(False, f"Your {what}'s state dict is {have}; expected exactly {want}, "
+                        f"so that the course's weights load into yours and yours into the "
+                        f"course's.{hint}")
+
+
+def _call(module, x, case, **kwargs):
+    """``module(x, **kwargs)`` as (out, weights), or a Check saying what went wrong."""
+    try:
+        got = module(x, **kwargs)
+    except Exception as error:  # the learner's forward: any error is theirs to see
+        return None, Check(False, f"Calling your module {case} failed: {type(error).__name__}: {error}")
+    return got, None
+
+
+def _window_attention_variant(ref, x, *, direction=-1, roll_back=True, use_mask=True, bias="right",
+                              scale="sqrt", shift_one_window=False):
+    """The course's WindowAttention, by hand, with one classic mistake switched on."""
+    from helpers.windows import shifted_window_mask, window_partition, window_reverse
+    B, H, W, C = x.shape
+    M, nh, D = ref.window_size, ref.num_heads, ref.head_dim
+    s = ref.shift[0] if (H > M or shift_one_window) else 0
+    if s:
+        x = torch.roll(x, shifts=(direction * s, direction * s), dims=(1, 2))
+    windows = window_partition(x, M)  # (B·nW, M·M, C)
+    nW = windows.shape[0] // B
+    q, k, v = ref.qkv(windows).view(B, nW, M * M, 3, nh, D).permute(3, 0, 1, 4, 2, 5)
+    scores = q @ k.transpose(-2, -1) / {"sqrt": D ** 0.5, "D": D, "none": 1.0}[scale]
+    index = ref.relative_position_index
+    if bias == "off by M-1":
+        index = index - (M - 1) * (2 * M - 1) - (M - 1)
+    if bias != "none":
+        table = ref.relative_position_bias_table[index.flatten()]
+        b = table.view(M * M, M * M, nh).permute(2, 0, 1)  # (nh, M·M, M·M)
+        scores = scores + (b.transpose(1, 2) if bias == "transposed" else b)
+    if s and use_mask:
+        mask = shifted_window_mask(H, W, M, s)[:, None]  # (nW, 1, M·M, M·M)
+        scores = scores.masked_fill(~mask, float("-inf"))
+    out = torch.softmax(scores, dim=-1) @ v  # (B, nW, nh, M·M, D)
+    out = out.transpose(2, 3).reshape(B * nW, M * M, C)
+    x = window_reverse(ref.proj(out), M, H, W)
+    if s and roll_back:
+        x = torch.roll(x, shifts=(-direction * s, -direction * s), dims=(1, 2))
+    return x
+
+
+WINDOW_MISTAKES = {
+    "Your shift goes the wrong way: roll the map up and left first, torch.roll(x, "
+    "shifts=(-s, -s), dims=(1, 2)), and back down and right at the end, shifts=(s, s). "
+    "The mask's labels assume that direction.": dict(direction=1),
+    "You did not roll back: after window_reverse, roll the map by (s, s), or every patch's "
+    "output lands s rows up and s columns left of where it belongs.": dict(roll_back=False),
+    "The mask is missing for shifted windows: after the roll, a window at the bottom or right "
+    "edge holds patches from opposite edges of the image. Block the pairs with different "
+    "labels: scores.masked_fill(~shifted_window_mask(H, W, M, s), -inf).": dict(use_mask=False),
+    "Your relative position index is off by (M-1): without + M - 1 the offsets are negative "
+    "and PyTorch silently reads rows from the end of the table.": dict(bias="off by M-1"),
+    "The bias table is indexed transposed: bias[h, i, j] must be the bias of query i and key "
+    "j; yours is (key, query). permute(2, 0, 1), not permute(2, 1, 0).": dict(bias="transposed"),
+    "The relative position bias is missing: add it to the scores, before the mask and the "
+    "softmax.": dict(bias="none"),
+    "You divided the scores by D, not √D.": dict(scale="D"),
+    "You forgot to divide the scores by √D.": dict(scale="none"),
+    "This map is a single window (H = W = M): there is nothing to shift, and torchvision "
+    "skips the shift (and the mask) then. Shift only when H > M.": dict(shift_one_window=True),
+}
+
+
+def _compare_module(mine, reference, x, case, named, variant, weights_shape=True):
+    """Forward (and weights) of ``mine`` against ``reference`` on ``x``, then backward;
+    a Check if something differs (naming the mistake with ``variant`` when one matches)."""
+    xa = x.clone().requires_grad_(True)
+    xb = x.clone().requires_grad_(True)
+    got, error = _call(mine, xa, case, **named)
+    if error is not None:
+        return error
+    expected = reference(xb, **named)
+    if isinstance(expected, tuple):
+        if not (isinstance(got, tuple) and len(got) == 2):
+            return Check(False, "forward must return a pair (out, weights): the output "
+                                "(B, H, W, C) and the weights (B, nW, nh, M·M, M·M) when "
+                                "need_weights=True (None otherwise is fine).")
+        (out, weights), (exp_out, exp_w) = got, expected
+    else:
+        out, weights, exp_out, exp_w = got, None, expected, None
+    if not isinstance(out, torch.Tensor):
+        return Check(False, f"Expected the output to be a tensor, got {type(out).__name__}.")
+    if out.shape != exp_out.shape:
+        return Check(False, f"{case.capitalize()}: wrong shape: expected "
+                            f"{shape_str(exp_out.shape)}, got {shape_str(out.shape)}.")
+    if not torch.allclose(out.detach(), exp_out.detach(), atol=1e-5):
+        with torch.no_grad():
+            for message, wrong in variant(x).items():
+                if torch.allclose(out.detach(), wrong, atol=1e-5, equal_nan=True):
+                    return Check(False, f"{case.capitalize()}: {message}")
+        diff = (out.detach() - exp_out.detach()).abs().max().item()
+        return Check(False, f"{case.capitalize()}: right shape, wrong values (largest "
+                            f"difference {diff:.3g}).")
+    if exp_w is not None and named.get("need_weights"):
+        if not isinstance(weights, torch.Tensor) or weights.shape != exp_w.shape \
+                or not torch.allclose(weights.detach(), exp_w.detach(), atol=1e-5):
+            return Check(False, f"{case.capitalize()}: the output is right but the weights "
+                                f"are not: expected every window's softmax weights, "
+                                f"{shape_str(exp_w.shape)} (B, nW, nh, M·M, M·M).")
+    grad = torch.randn(exp_out.shape, generator=torch.Generator().manual_seed(9))
+    (out * grad).sum().backward()
+    (exp_out * grad).sum().backward()
+    pairs = [("the input", xa.grad, xb.grad)]
+    mine_params, ref_params = dict(mine.named_parameters()), dict(reference.named_parameters())
+    pairs += [(name, mine_params[name].grad, p.grad) for name, p in ref_params.items()]
+    for name, a, b in pairs:
+        if a is None or not torch.allclose(a, b, atol=1e-5):
+            return Check(False, f"{case.capitalize()}: the output is right, but the gradient "
+                                f"of {name} is not (is something detached, or computed "
+                                f"without autograd?).")
+    return None
+
+
+def _build(cls, make):
+    from helpers.exercises.multihead import _module_or_error
+    return _module_or_error(cls, make)
+
+
+@builds("WindowAttention", "helpers.windows:WindowAttention")
+def check_window_attention(cls):
+    """Exercise: ``class MyWindowAttention(nn.Module)``, built as ``cls(d_model, num_heads,
+    window_size, shift=0)``, with parameters ``qkv`` (C -> 3C), ``proj`` (C -> C) and
+    ``relative_position_bias_table`` ((2M-1)², nh), and ``forward(x, need_weights=False)``:
+    x (B, H, W, C), H and W multiples of M -> (out (B, H, W, C), weights (B, nW, nh, M·M, M·M)).
+
+    Compared with the course's WindowAttention (same weights), forward and backward, shift 0
+    and M/2, on a square and a wide map and on a map that is a single window."""
+    from helpers.windows import WindowAttention
+
+    C, nh = 8, 2
+    cases = [(8, 8, 4, 0), (8, 8, 4, 2), (8, 12, 4, 2), (4, 4, 4, 2)]
+    g = torch.Generator().manual_seed(3)
+    for H, W, M, s in cases:
+        mine, error = _build(cls, lambda c: c(C, nh, M, s))
+        if error is not None:
+            return error
+        reference = _perturbed(lambda: WindowAttention(C, nh, M, s), seed=4)
+        error = _state_dict_error(mine, reference, "window attention")
+        if error is not None:
+            return error
+        mine.load_state_dict(reference.state_dict())
+        mine.eval()
+        x = torch.randn(2, H, W, C, generator=g)
+        case = f"on a {H}x{W} map, M = {M}, shift {s}"
+
+        def variant(x, reference=reference):
+            return {m: _window_attention_variant(reference, x, **kw) for m, kw in WINDOW_MISTAKES.items()}
+        error = _compare_module(mine, reference, x, case, {"need_weights": True}, variant)
+        if error is not None:
+            return error
+    return Check(True, "Your window attention matches the course's (and so torchvision's), "
+                       "forward and backward, with and without the shift.")
+
+
+def _patch_merging_variants(ref, x):
+    def merge(parts):
+        return ref.reduction(ref.norm(torch.cat(parts, dim=-1)))
+    tl, bl, tr, br = x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]
+    B, H, W, C = x.shape
+    return {
+        "You concatenated the 2x2 block in reading order (top-left, top-right, bottom-left, "
+        "bottom-right); torchvision and the paper's code use top-left, bottom-left, top-right, "
+        "bottom-right: x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]. "
+        "With another order the weights of a trained Swin read the wrong patches.":
+            merge([tl, tr, bl, br]),
+        "You reshaped (B, H, W, C) straight to (B, H/2, W/2, 4C): that joins 4 neighbours "
+        "along a row, not a 2x2 block. Take the four strided slices and concatenate them.":
+            ref.reduction(ref.norm(x.reshape(B, H // 2, W // 2, 4 * C))),
+        "You forgot the LayerNorm before the reduction.": ref.reduction(torch.cat([tl, bl, tr, br], -1)),
+    }
+
+
+@builds("PatchMerging", "helpers.windows:PatchMerging")
+def check_patch_merging(cls):
+    """Exercise: ``class MyPatchMerging(nn.Module)``, built as ``cls(d_model)``, with ``norm``
+    (LayerNorm(4C)) and ``reduction`` (Linear(4C, 2C), no bias): x (B, H, W, C) ->
+    (B, H/2, W/2, 2C). Compared with the course's PatchMerging, forward and backward."""
+    from helpers.windows import PatchMerging
+    C = 6
+    mine, error = _build(cls, lambda c: c(C))
+    if error is not None:
+        return error
+    reference = _perturbed(lambda: PatchMerging(C), seed=5)
+    error = _state_dict_error(mine, reference, "patch merging")
+    if error is not None:
+        return error
+    mine.load_state_dict(reference.state_dict())
+    mine.eval()
+    x = torch.randn(2, 4, 6, C, generator=torch.Generator().manual_seed(6))  # H != W on purpose
+    error = _compare_module(mine, reference, x, "on a 4x6 map", {},
+                            lambda x: _patch_merging_variants(reference, x))
+    if error is not None:
+        return error
+    return Check(True, "Your patch merging matches the course's (and torchvision's): "
+                       "(B, H, W, C) -> (B, H/2, W/2, 2C).")
+
+
+def _swin_block_variants(ref, x, unshifted):
+    def attn(module, z):
+        return module(z)[0]
+    n1, n2, a, mlp = ref.norm1, ref.norm2, ref.attn, ref.mlp
+    post = n1(x + attn(a, x))
+    return {
+        "Post-norm: you normalised after the residual. Swin is pre-norm: x = x + attn(norm1(x)), "
+        "then x = x + mlp(norm2(x)).": n2(post + mlp(post)),
+        "The residual around the attention is missing: x = x + attn(norm1(x))[0].":
+            attn(a, n1(x)) + mlp(n2(attn(a, n1(x)))),
+        "The residual around the MLP is missing: x = x + mlp(norm2(x)).":
+            mlp(n2(x + attn(a, n1(x)))),
+        "You used norm1 twice: the MLP has its own LayerNorm, norm2.":
+            (lambda y: y + mlp(n1(y)))(x + attn(a, n1(x))),
+        "The shift is lost: pass shift to your WindowAttention, so that every second block "
+        "shifts its windows.":
+            (lambda y: y + mlp(n2(y)))(x + attn(unshifted, n1(x))),
+    }
+
+
+@builds("SwinBlock", "helpers.windows:SwinBlock")
+def check_swin_block(cls):
+    """Exercise: ``class MySwinBlock(nn.Module)``, built as ``cls(d_model, num_heads,
+    window_size, shift=0, d_ff=None)`` (d_ff None: 2·d_model), with ``norm1``, ``attn`` (a
+    WindowAttention), ``norm2`` and ``mlp`` (helpers' MLP), and ``forward(x,
+    need_weights=False)`` -> (x (B, H, W, C), the attention's weights). Compared with the
+    course's SwinBlock (same weights), forward and backward, shift 0 and M/2."""
+    from helpers.windows import SwinBlock, WindowAttention
+    C, nh, M = 8, 2, 4
+    g = torch.Generator().manual_seed(7)
+    for s in (0, 2):
+        mine, error = _build(cls, lambda c: c(C, nh, M, s, 3 * C))
+        if error is not None:
+            return error
+        reference = _perturbed(lambda: SwinBlock(C, nh, M, s, 3 * C), seed=8)
+        error = _state_dict_error(mine, reference, "Swin block")
+        if error is not None:
+            return error
+        mine.load_state_dict(reference.state_dict())
+        mine.eval()
+        unshifted = WindowAttention(C, nh, M, 0)
+        unshifted.load_state_dict(reference.attn.state_dict())
+        x = torch.randn(2, 8, 8, C, generator=g)
+        error = _compare_module(mine, reference, x, f"with shift {s}", {"need_weights": True},
+                                lambda x: _swin_block_variants(reference, x, unshifted))
+        if error is not None:
+            return error
+    return Check(True, "Your Swin block matches the course's, forward and backward, with "
+                       "and without the shift: pre-norm, two residuals.")
