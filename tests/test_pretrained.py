@@ -1,13 +1,30 @@
 """helpers/pretrained.py: all-MiniLM-L6-v2 in our modules against transformers and
 sentence-transformers, the loader's errors, mean pooling with padding."""
+import dataclasses
+
 import pytest
 import torch
 
+from helpers.encoder import EncoderBlock
 from helpers.masks import padding_mask
-from helpers.pretrained import (BUFFERS, BertConfig, PretrainedEncoder, encode_batch,
-                                load_checkpoint, load_pretrained, load_reference,
-                                load_state, load_tokenizer, mapping_table, mean_pool,
-                                reference_outputs, sentence_embedding, weight_mapping)
+from helpers.pretrained import (
+    BUFFERS,
+    BertConfig,
+    PretrainedEncoder,
+    block_problems,
+    encode_batch,
+    load_checkpoint,
+    load_pretrained,
+    load_reference,
+    load_state,
+    load_tokenizer,
+    mapping_table,
+    mean_pool,
+    reference_outputs,
+    sentence_embedding,
+    split_state,
+    weight_mapping,
+)
 
 TEXTS = ["The cat sat on the mat.", "Hi", "Attention is all you need, or so the paper says.",
          "Résumé: naïve café owners' well-known recipes, 1999-2024!"]
@@ -199,3 +216,66 @@ def test_mean_pool_and_model_check_their_inputs(model):
         model(torch.zeros(1, 513, dtype=torch.long))
     with pytest.raises(ValueError, match="list of strings"):
         encode_batch(load_tokenizer(), "one sentence")
+
+
+# -- the block as a parameter (notebook 11 passes the learner's) ---------------------------
+class PlainBlock(EncoderBlock):
+    """The course's block behind the learner's interface: forward(x, mask) -> (out, weights),
+    weights always, no need_weights switch."""
+
+    def forward(self, x, mask=None):
+        return super().forward(x, mask, need_weights=True)
+
+
+def test_a_block_class_without_need_weights_loads_and_matches(model, batch):
+    mine = load_state(PretrainedEncoder(model.config, block=PlainBlock),
+                      load_checkpoint()).eval()
+    tokens, lengths = batch
+    with torch.no_grad():
+        (ours, weights), (theirs, _) = mine(tokens, lengths), model(tokens, lengths)
+        _, need = mine(tokens, lengths, need_weights=True)
+    real = padding_mask(lengths, tokens.shape[1])[:, 0, :, None]  # (B, T, 1)
+    assert all(((a - b) * real).abs().max() <= 1e-5 for a, b in zip(ours, theirs))
+    assert weights is None and need.shape[:3] == (len(TEXTS), 6, 12)
+    assert isinstance(mine.blocks[0], PlainBlock)
+
+
+def test_split_state_is_the_inverse_of_load_state(tiny):
+    config, _ = tiny
+    source = PretrainedEncoder(config)
+    checkpoint = split_state(source)
+    assert set(checkpoint) == {n for r in weight_mapping(config) for n in r.checkpoint} | set(BUFFERS)
+    loaded = load_state(PretrainedEncoder(config), checkpoint)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(),
+                                                 source.state_dict().values()))
+
+
+def _block_with(**change):
+    class Changed(EncoderBlock):
+        def __init__(self, config):
+            super().__init__(dataclasses.replace(config, **change.get("config", {})))
+            if "gelu" in change:
+                self.mlp.act = torch.nn.GELU(approximate=change["gelu"])
+    return Changed
+
+
+@pytest.mark.parametrize("block, named", [
+    (dict(config=dict(norm_eps=1e-5)), "does not use config.norm_eps"),
+    (dict(gelu="tanh"), "tanh approximation"),
+    (dict(config=dict(norm_first=True)), "ignores config.norm_first"),
+])
+def test_block_problems_names_each_mistake(block, named):
+    problems = block_problems(_block_with(**block), BertConfig().encoder_config())
+    assert len(problems) == 1 and named in problems[0], problems
+
+
+def test_block_problems_passes_the_course_block_and_names_wrong_parameters():
+    config = BertConfig().encoder_config()
+    assert block_problems(EncoderBlock, config) == []
+    assert block_problems(PlainBlock, config) == []
+
+    class Renamed(torch.nn.Module):
+        def __init__(self, config):
+            super().__init__()
+            self.attention = torch.nn.Linear(config.d_model, config.d_model)
+    assert "could not be built or given our weights" in block_problems(Renamed, config)[0]
