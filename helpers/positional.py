@@ -118,11 +118,12 @@ def alibi_bias(T: int, num_heads: int, S: int | None = None, causal: bool = Fals
     return -alibi_slopes(num_heads)[:, None, None] * distance.float()  # (H, T, S)
 
 
-def relative_similarity(T: int, scheme: str, d: int = 32, learned=None):
+def relative_similarity(T: int, scheme: str, d: int = 32, learned=None, rotate=rotary):
     """(T, T) similarity between positions under a scheme, for the notebook's explorer.
 
     'sinusoidal': cosine similarity of the encodings; 'rotary': q·k of one fixed vector
-    rotated to each position (normalised); 'alibi': the bias of the gentlest head;
+    rotated to each position (normalised) by ``rotate(x, offset=0)`` (the course's
+    ``rotary``, or the learner's from notebook 05); 'alibi': the bias of the gentlest head;
     'learned': cosine similarity of the given (T, C) embedding table.
     """
     if scheme == "sinusoidal":
@@ -133,7 +134,7 @@ def relative_similarity(T: int, scheme: str, d: int = 32, learned=None):
         pe = learned[:T]
     elif scheme == "rotary":
         v = torch.ones(1, d) / math.sqrt(d)
-        rotated = rotary(v.expand(T, d))  # (T, d): the same vector at every position
+        rotated = rotate(v.expand(T, d))  # (T, d): the same vector at every position
         return rotated @ rotated.T  # (T, T): depends on the offset only
     elif scheme == "alibi":
         return alibi_bias(T, 8)[-1]  # (T, T)

@@ -123,6 +123,15 @@ def test_relative_similarity_is_largest_at_zero_offset(scheme):
         relative_similarity(5, "learned")
 
 
+def test_relative_similarity_uses_the_rotation_it_is_given():
+    """Notebook 05 passes the learner's rotary; the same rotation gives the same table, and a
+    rotation that ignores the positions gives a flat one."""
+    torch.testing.assert_close(relative_similarity(12, "rotary", d=8, rotate=lambda x: rotary(x)),
+                               relative_similarity(12, "rotary", d=8))
+    flat = relative_similarity(12, "rotary", d=8, rotate=lambda x: x.clone())
+    torch.testing.assert_close(flat, torch.ones(12, 12))
+
+
 def test_position_explorer_redraws():
     explorer = PositionExplorer({s: relative_similarity(16, s) for s in ["sinusoidal", "alibi"]})
     png, row = explorer.image.value, explorer.shown.clone()

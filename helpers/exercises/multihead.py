@@ -139,12 +139,12 @@ def _mha_mistake(out, expected, x, kwargs, reference, H, case):
     v = torch.nn.functional.linear(context, w[2 * C:], b[2 * C:])
     B, T, S, D = x.shape[0], x.shape[1], context.shape[1], C // H
 
-    def attend(scale, split, merge_transposes=True, use_mask=True, out_proj=True):
+    def attend(scale, split, merge_transposes=True, use_mask=True, out_proj=True, dim=-1):
         qh, kh, vh = (split(t, n) for t, n in ((q, T), (k, S), (v, S)))
         scores = qh @ kh.transpose(-2, -1) / scale
         if mask is not None and use_mask:
             scores = scores.masked_fill(~mask, float("-inf"))
-        o = torch.softmax(scores, dim=-1) @ vh  # (B, H, T, D)
+        o = torch.softmax(scores, dim=dim) @ vh  # (B, H, T, D)
         o = o.transpose(1, 2).reshape(B, T, C) if merge_transposes else o.reshape(B, T, C)
         return reference.out_proj(o) if out_proj else o
 
@@ -165,6 +165,9 @@ def _mha_mistake(out, expected, x, kwargs, reference, H, case):
                 attend(D ** 0.5, heads, use_mask=False),
             "You forgot the output projection out_proj (W_O).": attend(D ** 0.5, heads,
                                                                        out_proj=False),
+            "The softmax runs over the queries (dim=-2): each query's weights over the keys "
+            "must sum to 1, so softmax over the last dimension (dim=-1).":
+                attend(D ** 0.5, heads, dim=-2),
         }
         if mask is not None:
             flipped = torch.softmax((heads(q, T) @ heads(k, S).transpose(-2, -1) / D ** 0.5)
@@ -182,3 +185,82 @@ def _mha_mistake(out, expected, x, kwargs, reference, H, case):
     diff = (got - expected).abs().max().item()
     return Check(False, f"{case.capitalize()}: right shape, wrong values (largest difference "
                         f"{diff:.3g}).")
+
+
+def check_qkv_heads(qkv_heads):
+    """Exercise: ``qkv_heads(x, in_proj, num_heads)``: one fused projection x (B, T, C) ->
+    (B, T, 3C), cut into q, k, v (W_Q's C outputs first, then W_K's, then W_V's), each split
+    into heads: three tensors of shape (B, H, T, D)."""
+    B, T, C, H = 2, 3, 8, 2
+    D = C // H
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(B, T, C, generator=g)
+    with torch.random.fork_rng():  # the learner's random stream is left as it was
+        torch.manual_seed(6)
+        in_proj = nn.Linear(C, 3 * C)
+    with torch.no_grad():
+        fused = in_proj(x)  # (B, T, 3C)
+        heads = lambda t: t.view(B, T, H, D).transpose(1, 2)  # noqa: E731
+        q, k, v = (heads(t) for t in fused.split(C, dim=-1))
+        per_head = fused.view(B, T, H, 3 * D).transpose(1, 2).split(D, dim=-1)
+        try:
+            got = qkv_heads(x.clone(), in_proj, H)
+        except Exception as error:  # the learner's code: any error is theirs to see
+            return Check(False, f"Calling your function failed: {type(error).__name__}: {error}")
+    if got is None:
+        return Check(False, "Not done yet: your function returned None. Fill in its body "
+                            "and return q, k, v.")
+    if not (isinstance(got, (tuple, list)) and len(got) == 3
+            and all(isinstance(t, torch.Tensor) for t in got)):
+        return Check(False, "Return three tensors: q, k, v, each (B, H, T, D).")
+    got = tuple(t.detach() for t in got)
+    same = lambda a, b: all(s.shape == t.shape and torch.allclose(s, t, atol=1e-5)  # noqa: E731
+                            for s, t in zip(a, b))
+    if same(got, (q, k, v)):
+        return Check(True, "One matrix product for all three projections of every head; "
+                           "q, k, v are (B, H, T, D) each.")
+    flat = tuple(t.transpose(1, 2).reshape(B, T, C) for t in (q, k, v))
+    mistakes = [
+        ((k, q, v), "q and k are swapped: in_proj's first C outputs are W_Q's, then W_K's, "
+                    "then W_V's."),
+        (per_head, "You split into heads before cutting q, k, v apart: that assumes each "
+                   "head's q, k and v sit together, but in_proj holds all of W_Q first, then "
+                   "W_K, then W_V. split(C, dim=-1) first, then split each into heads."),
+        (flat, "q, k, v are still (B, T, C): split each into heads, (B, H, T, D)."),
+        (tuple(t.reshape(B, H, T, D) for t in flat),
+         "You split into heads with a plain view to (B, H, T, D): that cuts the sequence, "
+         "not the features. view(B, T, H, D).transpose(1, 2)."),
+    ]
+    for wrong, message in mistakes:
+        if same(got, wrong):
+            return Check(False, message)
+    shapes = ", ".join(str(tuple(t.shape)) for t in got)
+    return Check(False, f"Not q, k, v of the fused projection: expected three "
+                        f"{tuple(q.shape)} (B, H, T, D), got {shapes}.")
+
+
+def check_offset_weights(offset_weights):
+    """Exercise: ``offset_weights(weights)``: attention weights (N, H, T, T) (rows are
+    queries, columns keys; the sequence wraps around) -> (H, 3): each head's mean weight
+    from a token on its left neighbour, on itself and on its right neighbour."""
+    N, H, T = 3, 2, 5
+    g = torch.Generator().manual_seed(7)
+    weights = torch.softmax(torch.randn(N, H, T, T, generator=g) * 2, dim=-1)
+    t = torch.arange(T)
+
+    def table(w, left=-1, right=1):
+        return torch.stack([w[..., t, (t + left) % T].mean(dim=(0, -1)),
+                            w[..., t, t].mean(dim=(0, -1)),
+                            w[..., t, (t + right) % T].mean(dim=(0, -1))], dim=-1)
+
+    mistakes = {
+        "Left and right are swapped. Rows are queries, columns keys: the token's weight on "
+        "its left neighbour is weights[..., t, (t - 1) % T] (reading weights[..., t - 1, t], "
+        "the neighbour's weight on the token, gives the same swap on average).":
+            table(weights, left=1, right=-1),
+        "You averaged over the heads too: keep one row per head, (H, 3).":
+            table(weights).mean(0, keepdim=True),
+    }
+    got = offset_weights(weights.clone())
+    return _diagnose(got, table(weights), mistakes,
+                     "Each head's mean weight on the left neighbour, itself and the right one.")
