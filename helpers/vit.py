@@ -23,7 +23,7 @@ from torch import nn
 
 from helpers._checks import check_positive_int, check_same_dtype, check_tensor, shape_str
 from helpers._torchvision import import_torchvision
-from helpers.encoder import Encoder, EncoderConfig
+from helpers.encoder import Encoder, EncoderBlock, EncoderConfig
 
 
 def check_images(name: str, images, channels: int | None = None,
@@ -131,6 +131,23 @@ class ViT(nn.Module):
         x, weights = self.encoder(x, need_weights=need_weights)  # (B, T, d)
         pooled = x[:, 0] if self.class_token is not None else x.mean(dim=1)  # (B, d)
         return self.head(pooled), weights  # (B, classes), (B, L, H, T, T) or None
+
+
+class EncoderBlockWithWeights(EncoderBlock):
+    """The course's encoder block with the interface of the learner's (notebook 06):
+    ``forward(x, mask=None)`` -> (out (B, T, C), weights (B, H, T, T)), the weights always
+    returned (the course's block returns them only when asked, need_weights=True)."""
+
+    def forward(self, x, mask=None, bias=None, need_weights=True):
+        return super().forward(x, mask, bias, need_weights=True)
+
+
+def returning_weights(block_class):
+    """``block_class`` with a forward that always returns its weights: the learner's block
+    from notebook 06 as it is, the course's as ``EncoderBlockWithWeights``. Notebook 09's
+    encoder exercise builds its blocks from what this returns, so the same code runs on
+    either."""
+    return EncoderBlockWithWeights if block_class is EncoderBlock else block_class
 
 
 def _import_torchvision_models():

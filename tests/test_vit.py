@@ -142,3 +142,26 @@ def test_digits_split_and_cnn_shapes():
     assert X.shape[1:] == (1, 8, 8) and len(y) + len(yt) == 1797
     assert 0.19 < len(yt) / 1797 < 0.21 and float(X.max()) == 1.0
     assert SmallCNN()(X[:3])[0].shape == (3, 10)
+
+
+def test_returning_weights_gives_the_course_block_the_learners_interface():
+    """Notebook 09's encoder exercise calls block(x) and needs (out, weights) from the
+    learner's block of notebook 06 and from the course's alike."""
+    from helpers.encoder import EncoderBlock, EncoderConfig
+    from helpers.vit import EncoderBlockWithWeights, returning_weights
+
+    class LearnersBlock(nn.Module):
+        pass
+
+    assert returning_weights(EncoderBlock) is EncoderBlockWithWeights
+    assert returning_weights(LearnersBlock) is LearnersBlock
+    config = EncoderConfig(d_model=16, num_heads=2, d_ff=32)
+    torch.manual_seed(0)
+    block, course = EncoderBlockWithWeights(config), perturbed(EncoderBlock(config))
+    block.load_state_dict(course.state_dict())
+    x = torch.randn(2, 5, 16)
+    out, weights = block(x)
+    expected, expected_weights = course(x, need_weights=True)
+    assert torch.allclose(out, expected, atol=1e-6) and weights.shape == (2, 2, 5, 5)
+    assert torch.allclose(weights, expected_weights)
+    assert torch.allclose(block(x, None, None, False)[1], expected_weights)  # as Encoder calls it
