@@ -121,7 +121,7 @@ class MultiHeadAttention(nn.Module):
     output and both are None.
     """
 
-    def __init__(self, *, d_model: int, num_heads: int, bias: bool = True, rope: bool = False):
+    def __init__(self, *, d_model: int, num_heads: int, bias: bool = True, rope=False):
         super().__init__()
         if not isinstance(num_heads, int) or num_heads < 1:
             raise ValueError(f"num_heads must be a positive int, got {num_heads!r}")
@@ -134,7 +134,11 @@ class MultiHeadAttention(nn.Module):
         if rope and self.head_dim % 2:
             raise ValueError(f"rotary embeddings rotate pairs of features: head_dim "
                              f"{self.head_dim} must be even")
-        self.rope = rope  # rotate queries and keys by their positions (helpers.positional)
+        # rope: rotate queries and keys by their positions: True uses helpers.positional's
+        # rotary; a function rope(x, offset=0) -> x rotated (the learner's, notebook 05) is
+        # used instead.
+        self.rope = bool(rope)
+        self.rotate = rope if callable(rope) else rotary
         self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias)  # W_Q, W_K, W_V of all heads
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)  # W_O
         self.attn_weights = None
@@ -167,7 +171,7 @@ class MultiHeadAttention(nn.Module):
             k, v = cache.append(k, v)  # (B, H, S, D) each, S = past + T
         if self.rope:
             # The cache keeps keys unrotated; each key turns by its own position 0..S-1.
-            q, k = rotary(q, offset=past), rotary(k)
+            q, k = self.rotate(q, offset=past), self.rotate(k)
         if mask is not None and mask.dim() == 3:
             mask = mask[:, None]  # (B, 1, T or 1, S): the same for every head
         if need_weights:  # the formula step by step, keeping the weights (B, H, T, S)

@@ -288,3 +288,24 @@ def test_fast_path_with_the_cache_matches_the_explicit_full_pass():
     steps += [mha(x[:, t:t + 1], mask=masks.causal_mask(1, t + 1), cache=cache,
                   need_weights=False)[0] for t in range(3, 6)]
     torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=1e-4)
+
+
+def test_a_rotation_function_replaces_rotary():
+    """rope=f uses f(x, offset=...) for queries and keys (the learner's rotary, notebook 05):
+    the course's rotary passed as f gives rope=True's output, another function another."""
+    from helpers.positional import rotary
+    torch.manual_seed(0)
+    ours = MultiHeadAttention(d_model=16, num_heads=2, rope=True)
+    calls = []
+
+    def counting(x, offset=0):
+        calls.append(offset)
+        return rotary(x, offset=offset)
+
+    theirs = MultiHeadAttention(d_model=16, num_heads=2, rope=counting)
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 5, 16)
+    assert torch.allclose(ours(x)[0], theirs(x)[0]) and calls == [0, 0]
+    plain = MultiHeadAttention(d_model=16, num_heads=2, rope=lambda x, offset=0: x)
+    plain.load_state_dict(ours.state_dict())
+    assert not torch.allclose(ours(x)[0], plain(x)[0])
