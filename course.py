@@ -118,7 +118,7 @@ COMMANDS = {
     "solved": ["tools/solved_run.py"],
     "student": ["tools/student_copies.py"],
     "slides": ["tools/slides.py"],
-    "progress": ["-c", "import sys; from helpers.report import main; sys.exit(main(sys.argv[1:]))"],
+    "progress": ["-c", "import sys; from helpers.report import progress_command; sys.exit(progress_command(sys.argv[1:]))"],
 }
 
 

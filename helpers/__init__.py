@@ -63,7 +63,7 @@ from helpers.progress import (
     Progress, ProgressFileWarning, card_is_due, leitner_interval, leitner_schedule,
     progress_path,
 )
-from helpers.report import progress_report
+from helpers.report import pieces_report, progress_command, progress_report
 from helpers.reproducibility import ClaimFailed, expect, seed_everything
 from helpers.style import fits_numbers, panel_grid, text_inches, use_course_style
 from helpers.tasks import (
@@ -113,10 +113,10 @@ __all__ = [
     "load_smollm2", "load_state", "load_tokenizer", "mapping_table", "mean_attention_distance",
     "mean_pool", "merge", "model_path", "padding_mask", "padding_mask_from_tokens",
     "pair_counts", "panel_grid", "parameter_bytes", "patch_distances", "patchify",
-    "plot_attention", "plot_history", "position_similarity", "pre_tokenize", "progress_path",
-    "progress_report", "read_gguf", "receptive_field", "reference_outputs",
-    "relative_position_index", "relative_similarity", "repeat_kv", "reverse_task",
-    "review_task", "review_vocabulary", "rotary", "sample_next",
+    "pieces_report", "plot_attention", "plot_history", "position_similarity", "pre_tokenize",
+    "progress_command", "progress_path", "progress_report", "read_gguf", "receptive_field",
+    "reference_outputs", "relative_position_index", "relative_similarity", "repeat_kv",
+    "reverse_task", "review_task", "review_vocabulary", "rotary", "sample_next",
     "scaled_dot_product_attention", "seed_everything", "sentence_embedding",
     "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding", "subsample",
     "text_inches", "to_hf_state_dict", "to_pytorch", "top_k_filter", "top_p_filter",

@@ -62,7 +62,7 @@ def pieces_report() -> list[str]:
     return lines
 
 
-def main(argv) -> int:
+def progress_command(argv) -> int:
     """``python3 course.py progress [--reset PIECE]``."""
     if argv[:1] == ["--reset"] and len(argv) == 2:
         name = argv[1]
