@@ -86,16 +86,31 @@ class EncoderDecoder(nn.Module):
     'cross' (B, N, H, T, S); without, those entries are None (the fast path, for training).
     With ``config.rope`` both the encoder's and the decoder's self-attention use RoPE (on
     top of the learned positions).
+
+    decoder_block: the class of the decoder's blocks, built as ``decoder_block(config)``;
+    ``DecoderBlock`` by default. Another class (the learner's, notebook 07) has the same
+    parameter names and is called as ``block(x, memory, memory_mask)`` -> (x (B, T, C),
+    self-attention weights (B, H, T, T), cross-attention weights (B, H, T, S)), without
+    the course block's ``need_weights`` fast path.
     """
 
-    def __init__(self, config: Seq2SeqConfig):
+    def __init__(self, config: Seq2SeqConfig, decoder_block=None):
         super().__init__()
+        decoder_block = DecoderBlock if decoder_block is None else decoder_block
+        if not (isinstance(decoder_block, type) and issubclass(decoder_block, nn.Module)):
+            raise TypeError(f"decoder_block must be an nn.Module class (built as "
+                            f"decoder_block(config)), got {decoder_block!r}")
+        self._fast_path = issubclass(decoder_block, DecoderBlock)  # takes need_weights
+        if config.rope and not self._fast_path:
+            raise ValueError(f"config.rope=True needs the course's DecoderBlock (its "
+                             f"self-attention rotates queries and keys); {decoder_block.__name__} "
+                             f"does not take rope")
         self.config = config
         C = config.d_model
         self.src_embed, self.tgt_embed = nn.Embedding(config.src_vocab, C), nn.Embedding(config.tgt_vocab, C)
         self.src_pos, self.tgt_pos = nn.Embedding(config.max_len, C), nn.Embedding(config.max_len, C)
         self.encoder = Encoder(config)
-        self.blocks = nn.ModuleList(DecoderBlock(config) for _ in range(config.num_layers))
+        self.blocks = nn.ModuleList(decoder_block(config) for _ in range(config.num_layers))
         self.final_norm = LayerNorm(C) if config.norm_first else nn.Identity()
         self.unembed = nn.Linear(C, config.tgt_vocab)  # the output layer; softmax is in the loss
         self.weights = {}
@@ -114,7 +129,10 @@ class EncoderDecoder(nn.Module):
         h = self.tgt_embed(tgt) + self.tgt_pos(torch.arange(tgt.shape[1], device=tgt.device))
         self_w, cross_w = [], []
         for block in self.blocks:
-            h, s, c = block(h, memory, memory_mask, need_weights)
+            if self._fast_path:
+                h, s, c = block(h, memory, memory_mask, need_weights)
+            else:  # another block class: always the explicit path
+                h, s, c = block(h, memory, memory_mask)  # (B, T, C), (B, H, T, T), (B, H, T, S)
             self_w.append(s)
             cross_w.append(c)
         self.weights["self"] = torch.stack(self_w, 1) if need_weights else None

@@ -6,6 +6,9 @@ from torch import nn
 from helpers import masks
 from helpers.decoder import DecoderBlock, EncoderDecoder, Seq2SeqConfig, copy_decoder_block_to_torch
 from helpers.encoder import EncoderConfig
+from helpers.generation import beam_search, greedy_decode
+from helpers.tasks import char_vocabulary, date_task, encode_chars
+import helpers
 
 import seeded  # the seeded training recipes (tests/seeded.py)
 
@@ -151,3 +154,74 @@ def test_date_model_reaches_97_percent_exact_match_on_every_seed(seed):
     schedule, 500 steps, reached 92.2% on seed 0 on this machine.)"""
     exact = seeded.date_exact_match(seed)
     assert exact >= seeded.RECIPES["date_exact_match"][1], f"seed {seed}: {exact:.1%} exact match"
+
+
+# --- EncoderDecoder with another decoder block class (the learner's, notebook 07) -----------
+class PlainDecoderBlock(nn.Module):
+    """The pre-norm block written out as a learner does: same parameter names, no fast path."""
+
+    def __init__(self, config):
+        super().__init__()
+        course = DecoderBlock(config)
+        for name, child in course.named_children():
+            self.add_module(name, child)
+
+    def forward(self, x, memory, memory_mask=None):
+        z = x + self.self_attn(self.norm1(x), mask=masks.causal_mask(x.shape[1]))[0]
+        looked_up, cross_w = self.cross_attn(self.norm2(z), memory, memory_mask)
+        z = z + looked_up
+        self_w = self.self_attn.attn_weights
+        return z + self.mlp(self.norm3(z)), self_w, cross_w
+
+
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_encoder_decoder_takes_another_block_class(need_weights):
+    config = Seq2SeqConfig(src_vocab=12, tgt_vocab=9, num_layers=2)
+    torch.manual_seed(0)
+    course = EncoderDecoder(config).eval()
+    other = EncoderDecoder(config, decoder_block=PlainDecoderBlock).eval()
+    assert all(isinstance(b, PlainDecoderBlock) for b in other.blocks)
+    other.load_state_dict(course.state_dict())  # the same parameter names
+    src, tgt = torch.randint(1, 12, (2, 7)), torch.randint(1, 9, (2, 5))
+    src[1, 4:] = 0
+    with torch.no_grad():
+        torch.testing.assert_close(other(src, tgt, need_weights=need_weights),
+                                   course(src, tgt, need_weights=True), atol=1e-5, rtol=1e-4)
+    if need_weights:
+        assert other.weights["self"].shape == (2, 2, 4, 5, 5)
+        assert other.weights["cross"].shape == (2, 2, 4, 5, 7)
+    else:
+        assert other.weights["self"] is None and other.weights["cross"] is None
+
+
+def test_encoder_decoder_rejects_a_block_that_is_not_a_module_class():
+    with pytest.raises(TypeError, match="decoder_block must be an nn.Module class"):
+        EncoderDecoder(Seq2SeqConfig(), decoder_block=DecoderBlock(EncoderConfig()))
+
+
+def test_rope_needs_the_course_block():
+    with pytest.raises(ValueError, match="config.rope=True needs the course's DecoderBlock"):
+        EncoderDecoder(Seq2SeqConfig(rope=True), decoder_block=PlainDecoderBlock)
+
+
+def test_beam_width_one_is_greedy_on_the_date_model_stopped_early():
+    """Notebook 07's weak model (100 steps): beam width 1 returns greedy's outputs."""
+    pairs = date_task(600)
+    src_vocab = char_vocabulary([s for s, _ in pairs])
+    tgt_vocab = char_vocabulary([t for _, t in pairs])
+    src = encode_chars([s for s, _ in pairs], src_vocab, max(len(s) for s, _ in pairs))
+    tgt = encode_chars([t for _, t in pairs], tgt_vocab, 12, bos=True, eos=True)
+    helpers.seed_everything(0)
+    model = EncoderDecoder(Seq2SeqConfig(num_layers=1, src_vocab=len(src_vocab),
+                                         tgt_vocab=len(tgt_vocab)))
+    helpers.fit(model, ((src[:500], tgt[:500, :-1]), tgt[:500, 1:]), steps=100, lr=5e-3,
+                batch_size=64, progress=False)
+    model.eval()
+    eos = tgt_vocab.index("$")
+    greedy = greedy_decode(model, src[500:540], bos=1, eos=eos, max_len=11)
+    for i in range(40):
+        beam, _ = beam_search(model, src[500 + i:501 + i], bos=1, eos=eos, max_len=11,
+                              beam_width=1)
+        row = greedy[i].tolist()
+        row = row[:row.index(eos) + 1] if eos in row else row
+        assert beam[0].tolist() == row
