@@ -87,6 +87,7 @@ class MyMultiHeadAttention(nn.Module):
         k, v = (t.view(B, S, H, D).transpose(1, 2) for t in (k, v))  # (B, H, S, D)
         scores = q @ k.transpose(-2, -1) / math.sqrt(D)  # (B, H, T, S)
         if mask is not None:
+            mask = mask[:, None] if mask.dim() == 3 else mask  # (B, 1, T or 1, S)
             scores = scores.masked_fill(~mask, float("-inf"))
         weights = torch.softmax(scores, dim=SOFTMAX_DIM)
         out = (weights @ v).transpose(1, 2).reshape(B, T, C)

@@ -38,6 +38,7 @@ class MyMultiHeadAttention(nn.Module):
         k, v = my_heads(k, B, S, H, D), my_heads(v, B, S, H, D)
         scores = q @ k.transpose(-2, -1) / (math.sqrt(D) if SCALE_BY_ROOT else D)
         if mask is not None:
+            mask = mask[:, None] if mask.dim() == 3 else mask  # (B, 1, T or 1, S)
             scores = scores.masked_fill(~mask, float("-inf"))
         weights = torch.softmax(scores, dim=-1)  # (B, H, T, S)
         out = (weights @ v).transpose(1, 2).reshape(B, T, C)
@@ -136,6 +137,8 @@ def test_a_global_that_cannot_be_written_down_is_named(notebook):
     (("scores.masked_fill(~mask,", "scores.masked_fill(mask,"), "wrong way round"),
     (("            scores = scores.masked_fill(~mask, float(\"-inf\"))\n", "            pass\n"),
      "The mask is ignored"),
+    (("            mask = mask[:, None] if mask.dim() == 3 else mask  # (B, 1, T or 1, S)\n", ""),
+     "give it a head dimension, mask[:, None]"),
     (("return self.out_proj(out), weights", "return out, weights"), "output projection"),
     (("self.in_proj = nn.Linear(d_model, 3 * d_model)", "self.in_proj = nn.Linear(d_model, 3 * d_model, bias=False)"),
      "Your parameters are"),

@@ -97,14 +97,20 @@ def check_mha(cls):
     g = torch.Generator().manual_seed(5)
     x, context = torch.randn(2, 4, C, generator=g), torch.randn(2, 6, C, generator=g)
     mask = causal_mask(4)
+    padding = torch.tensor([[True] * 6, [True] * 3 + [False] * 3])[:, None, :]  # (B, 1, S)
     cases = [("without a mask", dict(x=x)), ("with a causal mask", dict(x=x, mask=mask)),
-             ("as cross-attention (context of 6 tokens)", dict(x=x, context=context))]
+             ("as cross-attention (context of 6 tokens)", dict(x=x, context=context)),
+             ("as cross-attention with a padding mask (B, 1, S)",
+              dict(x=x, context=context, mask=padding))]
     for case, kwargs in cases:
         try:
             got = mine(**{k: v.clone().requires_grad_(k != "mask") for k, v in kwargs.items()})
         except Exception as error:
+            hint = (" A mask of shape (B, T or 1, S) is the same for every head: give it a "
+                    "head dimension, mask[:, None], before masked_fill on (B, H, T, S) scores."
+                    if kwargs.get("mask") is not None and kwargs["mask"].dim() == 3 else "")
             return Check(False, f"Calling your module {case} failed: "
-                                f"{type(error).__name__}: {error}")
+                                f"{type(error).__name__}: {error}.{hint}")
         if not (isinstance(got, tuple) and len(got) == 2):
             return Check(False, "forward must return a pair (out, weights): the output "
                                 "(B, T, C) and every head's weights (B, H, T, S).")
