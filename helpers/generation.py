@@ -1,8 +1,9 @@
 """Generating tokens one at a time: sampling from a GPT, greedy and beam search.
 
-Sampling (notebook 08): ``top_k_filter`` and ``sample_next`` pick the next token from
-logits; ``generate`` appends tokens to a prompt with ``helpers.gpt.GPT`` and its
-key/value cache.
+Sampling (notebook 08): ``top_k_filter``, ``top_p_filter`` and ``sample_next`` pick the
+next token from logits; ``generate`` appends tokens to a prompt with ``helpers.gpt.GPT``
+and its key/value cache (or, for a model without one, such as the learner's GPT, by
+running the model again on the whole context window at every step).
 
 Search (notebook 07): ``greedy_decode`` and ``beam_search`` take a model with
 ``encode(src)`` and ``decode(tgt, memory, memory_mask)`` (see
@@ -28,29 +29,62 @@ def top_k_filter(logits, k: int):
     return logits.masked_fill(logits < kth, float("-inf"))
 
 
-def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, generator=None):
+def top_p_filter(logits, p: float):
+    """Nucleus (top-p) filtering: keep the most likely logits of each row (..., V) whose
+    probabilities, taken in decreasing order, first reach a total of p; set the rest to
+    -inf. The token that crosses p is kept, so at least one token always remains:
+    probabilities [0.5, 0.3, 0.2], p = 0.6 -> the first two kept (0.5 < 0.6, 0.5 + 0.3 >= 0.6).
+    p = 1 keeps everything.
+    """
+    check_tensor("logits", logits)
+    _check_top_p(p)
+    sorted_logits, order = logits.sort(dim=-1, descending=True)  # (..., V) each
+    probs = sorted_logits.softmax(-1)
+    before = probs.cumsum(-1) - probs  # the probability of the tokens ranked above each one
+    drop_sorted = before >= p  # (..., V): the first token always has 0 before it
+    drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
+    return logits.masked_fill(drop, float("-inf"))
+
+
+def _check_top_p(p):
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
+        raise ValueError(f"top_p must be a number in (0, 1], got {p!r}")
+
+
+def sample_next(logits, temperature: float = 1.0, top_k: int | None = None, generator=None,
+                top_p: float | None = None):
     """Pick the next token from logits (B, V): greedy if temperature == 0, else sample
-    from softmax(logits / temperature), restricted to the top_k most likely if given."""
+    from softmax(logits / temperature), restricted to the top_k most likely if given,
+    then to the nucleus of probability top_p if given."""
     check_tensor("logits", logits)
     if logits.dim() != 2:
         raise ValueError(f"logits must be (B, V), got {shape_str(logits.shape)}")
     check_temperature(temperature)
     if top_k is not None:
         check_positive_int("top_k", top_k)
-    return _pick(logits, temperature, top_k, generator)
+    if top_p is not None:
+        _check_top_p(top_p)
+    return _pick(logits, temperature, top_k, generator, top_p)
 
 
 @torch.no_grad()
 def generate(model, idx, n_new: int, *, temperature: float = 1.0, top_k=None,
-             use_cache: bool = True, generator=None):
+             use_cache: bool = True, generator=None, top_p=None):
     """Append n_new tokens to idx (B, T) with a ``helpers.gpt.GPT``. Without the cache every
     step reruns the whole sequence (cropped to the context window); with it, the prompt
-    fills the caches once and each step then processes one token (``GPT.step``)."""
+    fills the caches once and each step then processes one token (``GPT.step``).
+
+    A model without a cache (no ``new_caches`` and ``step``, such as the GPT a learner
+    writes in notebook 08) is always run the first way. It must have ``config.vocab_size``
+    and ``config.block_size`` and return (logits (B, T, V), anything)."""
     check_tokens("idx", idx, model.config.vocab_size)
     check_positive_int("n_new", n_new, allow_zero=True)
     check_temperature(temperature)
     if top_k is not None:
         check_positive_int("top_k", top_k)
+    if top_p is not None:
+        _check_top_p(top_p)
+    use_cache = use_cache and hasattr(model, "new_caches") and hasattr(model, "step")
     if use_cache and idx.shape[1] + n_new > model.config.block_size:
         raise ValueError(f"the cache holds at most {model.config.block_size} tokens; "
                          f"{idx.shape[1]} + {n_new} asked")
@@ -66,18 +100,20 @@ def generate(model, idx, n_new: int, *, temperature: float = 1.0, top_k=None,
                 logits = model.step(step_input, caches)  # (B, T or 1, V)
             else:
                 logits, _ = model(tokens[:, max(0, t - model.config.block_size):t])
-            tokens[:, t] = _pick(logits[:, -1], temperature, top_k, generator)  # (B,)
+            tokens[:, t] = _pick(logits[:, -1], temperature, top_k, generator, top_p)  # (B,)
             step_input = tokens[:, t:t + 1]  # (B, 1)
     return tokens
 
 
-def _pick(logits, temperature, top_k, generator):
+def _pick(logits, temperature, top_k, generator, top_p=None):
     """``sample_next`` without its checks (generate checks its arguments once)."""
     if temperature == 0:
         return logits.argmax(-1)
     logits = logits / temperature
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
+    if top_p is not None:
+        logits = top_p_filter(logits, top_p)
     return torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
 
 
