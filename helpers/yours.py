@@ -153,6 +153,7 @@ def _importable(value) -> bool:
 def _code_of(obj):
     """A code object of ``obj`` (a function, or one of a class's methods)."""
     if inspect.isfunction(obj):
+        obj = inspect.unwrap(obj)  # a decorator's wrapper (torch.no_grad()): the learner's def
         return obj.__code__, obj.__globals__
     if inspect.isclass(obj):
         for value in vars(obj).values():
@@ -174,14 +175,19 @@ def _definition(obj) -> tuple[str, dict]:
                          "in a notebook cell or a file?)")
     kind = ast.ClassDef if inspect.isclass(obj) else (ast.FunctionDef, ast.AsyncFunctionDef)
     candidates = [node for node in ast.walk(ast.parse(text)) if isinstance(node, kind)
-                  and node.name == obj.__name__ and node.lineno <= code.co_firstlineno
-                  and code.co_firstlineno <= node.end_lineno]
+                  and node.name == obj.__name__ and _first_line(node) <= code.co_firstlineno
+                  and code.co_firstlineno <= node.end_lineno]  # a decorated def starts above
     if not candidates:
         raise ValueError(f"could not find the definition of {obj.__name__} in its source")
     node = max(candidates, key=lambda n: n.lineno)  # the innermost one
     lines = text.splitlines()
-    first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+    first = _first_line(node)
     return "\n".join(lines[first - 1:node.end_lineno]), namespace
+
+
+def _first_line(node) -> int:
+    """The first line of a definition, its decorators included."""
+    return min([node.lineno] + [d.lineno for d in node.decorator_list])
 
 
 def _free_names(source: str) -> set[str]:

@@ -114,6 +114,18 @@ def test_a_piece_that_uses_another_piece_loads_it_again_by_name(notebook):
     assert "MultiHeadAttention = piece('MultiHeadAttention')" in source
 
 
+def test_a_decorated_function_is_kept_with_its_decorator(notebook):
+    notebook_cell('''
+        import torch
+
+        @torch.no_grad()
+        def my_double(x):
+            return 2 * x
+    ''', notebook)
+    source = yours._piece_source("MultiHeadAttention", notebook["my_double"])
+    assert "@torch.no_grad()\ndef my_double(x):" in source
+
+
 def test_a_global_that_cannot_be_written_down_is_named(notebook):
     notebook_cell('''
         import torch
