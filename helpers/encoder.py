@@ -102,12 +102,21 @@ class Encoder(nn.Module):
 
     x: (B, T, C) -> out (B, T, C), and with need_weights=True the weights of every layer
     and head (B, N, H, T, T), ready for ``AttentionExplorer`` (else None: the fast path).
+
+    block: the class of the blocks, built as ``block(config)``; default the course's
+    ``EncoderBlock``. Another class (the learner's from notebook 06,
+    ``helpers.yours.piece("EncoderBlock")``) is called as ``block(x, mask)`` and must return
+    ``(out (B, T, C), weights (B, H, T, T))``; it has no fast path and no ``bias``.
     """
 
-    def __init__(self, config: EncoderConfig):
+    def __init__(self, config: EncoderConfig, block=None):
         super().__init__()
+        block = EncoderBlock if block is None else block
+        if not callable(block):
+            raise TypeError(f"block must be a class built as block(config), got "
+                            f"{type(block).__name__}")
         self.config = config
-        self.blocks = nn.ModuleList(EncoderBlock(config) for _ in range(config.num_layers))
+        self.blocks = nn.ModuleList(block(config) for _ in range(config.num_layers))
         self.final_norm = (LayerNorm(config.d_model, config.norm_eps) if config.norm_first
                            else nn.Identity())
 
@@ -116,7 +125,13 @@ class Encoder(nn.Module):
         check_same_dtype("x", x, self)
         all_weights = []
         for block in self.blocks:
-            x, weights = block(x, mask, bias, need_weights)
+            if isinstance(block, EncoderBlock):
+                x, weights = block(x, mask, bias, need_weights)
+            else:  # another block class: forward(x, mask) -> (out, weights)
+                if bias is not None:
+                    raise ValueError(f"an attention bias needs the course's EncoderBlock; "
+                                     f"{type(block).__name__}.forward takes (x, mask)")
+                x, weights = block(x, mask)
             all_weights.append(weights)
         stacked = torch.stack(all_weights, dim=1) if need_weights else None  # (B, N, H, T, T)
         return self.final_norm(x), stacked  # (B, T, C)

@@ -123,3 +123,56 @@ def test_blocks_need_three_dimensions():
         EncoderBlock(EncoderConfig())(torch.randn(5, 32))
     with pytest.raises(ValueError, match=r"x must be \(B, T, 32\), got \(1, 2, 5, 32\)"):
         Encoder(EncoderConfig())(torch.randn(1, 2, 5, 32))
+
+
+class PlainBlock(nn.Module):
+    """A block written as a learner writes it (notebook 06's MyEncoderBlock): the course's
+    parts, called as block(x, mask), always returning the weights."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.inner = EncoderBlock(config)
+        self.calls = []
+
+    def forward(self, x, mask=None):
+        self.calls.append(mask)
+        return self.inner(x, mask=mask, need_weights=True)
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_encoder_with_another_block_class_matches_the_course_blocks(norm_first, need_weights):
+    config = EncoderConfig(num_layers=3, norm_first=norm_first)
+    torch.manual_seed(0)
+    theirs = Encoder(config)
+    mine = Encoder(config, block=PlainBlock)
+    assert [type(b) for b in mine.blocks] == [PlainBlock] * 3
+    for ours, block in zip(mine.blocks, theirs.blocks):
+        ours.inner.load_state_dict(block.state_dict())
+    mine.final_norm.load_state_dict(theirs.final_norm.state_dict())
+    x, mask = torch.randn(2, 6, 32), masks.padding_mask(torch.tensor([6, 2]), 6)
+    out, weights = mine(x, mask, need_weights=need_weights)
+    expected, expected_w = theirs(x, mask, need_weights=True)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-4)
+    assert all(call is mask for block in mine.blocks for call in block.calls)
+    if need_weights:
+        assert weights.shape == (2, 3, 4, 6, 6)  # (B, N, H, T, T)
+        torch.testing.assert_close(weights, expected_w)
+    else:
+        assert weights is None
+
+
+def test_encoder_block_defaults_to_the_course_block():
+    assert all(type(b) is EncoderBlock for b in Encoder(EncoderConfig()).blocks)
+    assert all(type(b) is EncoderBlock for b in Encoder(EncoderConfig(), block=EncoderBlock).blocks)
+
+
+def test_encoder_with_another_block_refuses_an_attention_bias():
+    encoder = Encoder(EncoderConfig(num_layers=1), block=PlainBlock)
+    with pytest.raises(ValueError, match="an attention bias needs the course's EncoderBlock"):
+        encoder(torch.randn(1, 4, 32), bias=torch.zeros(4, 4, 4))
+
+
+def test_encoder_block_must_be_a_class():
+    with pytest.raises(TypeError, match="block must be a class built as block\\(config\\), got str"):
+        Encoder(EncoderConfig(), block="EncoderBlock")

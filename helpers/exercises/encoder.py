@@ -1,7 +1,14 @@
-"""Exercise checks of Notebook 06, the encoder."""
+"""Exercise checks of Notebook 06, the encoder: GELU, the MLP, LayerNorm, the two wirings,
+the encoder block (a function, then ``MyEncoderBlock``, the piece "EncoderBlock" that
+notebooks 09 and 11 build on) and the warm-up + cosine learning-rate schedule."""
+import dataclasses
+import math
+
 import torch
+from torch import nn
 
 from helpers.exercises._common import Check, _diagnose, _perturbed
+from helpers.yours import builds
 
 
 def check_layernorm(layernorm):
@@ -92,31 +99,36 @@ def _linear_pair(seed=0, C=6, d_ff=24):
         return torch.nn.Linear(C, d_ff), torch.nn.Linear(d_ff, C)
 
 
+def _mlp_answers(x, up, down):
+    """The MLP's output for ``x`` (no grad), and the usual mistakes' outputs by message."""
+    hidden = up(x)  # (B, T, d_ff)
+    right = down(_erf_gelu(hidden))  # (B, T, C)
+    return right, {
+        "You used ReLU between the two layers; the Transformer encoders since BERT use "
+        "GELU (the exact one, erf).": down(torch.relu(hidden)),
+        "You used the tanh approximation of GELU; this MLP uses the exact one, "
+        "nn.GELU() (erf).": down(_tanh_gelu(hidden)),
+        "You used the sigmoid approximation x·σ(1.702·x); this MLP uses the exact GELU.":
+            down(_sigmoid_gelu(hidden)),
+        "The activation is missing: down(up(x)) is one linear map in disguise (the "
+        "product of two matrices), however wide d_ff is.": down(hidden),
+        "The activation is in the wrong place: it goes between the two layers, "
+        "down(GELU(up(x))), not after the last one.": _erf_gelu(down(hidden)),
+        "You applied GELU twice, also after the last layer: the MLP's output is "
+        "down(GELU(up(x))), with no activation at the end.":
+            _erf_gelu(down(_erf_gelu(hidden))),
+        "You added the residual x: the MLP alone is Linear, GELU, Linear; the block adds "
+        "x around it.": x + right,
+    }
+
+
 def check_mlp(mlp):
     """Exercise: ``mlp(x, up, down)``, the position-wise MLP: up (C -> d_ff), exact GELU,
     down (d_ff -> C); (B, T, C) -> (B, T, C)."""
     up, down = _linear_pair()
     x = torch.randn(2, 5, 6, generator=torch.Generator().manual_seed(0)) * 2
     with torch.no_grad():
-        hidden = up(x)  # (B, T, d_ff)
-        right = down(_erf_gelu(hidden))  # (B, T, C)
-        mistakes = {
-            "You used ReLU between the two layers; the Transformer encoders since BERT use "
-            "GELU (the exact one, erf).": down(torch.relu(hidden)),
-            "You used the tanh approximation of GELU; this MLP uses the exact one, "
-            "nn.GELU() (erf).": down(_tanh_gelu(hidden)),
-            "You used the sigmoid approximation x·σ(1.702·x); this MLP uses the exact GELU.":
-                down(_sigmoid_gelu(hidden)),
-            "The activation is missing: down(up(x)) is one linear map in disguise (the "
-            "product of two matrices), however wide d_ff is.": down(hidden),
-            "The activation is in the wrong place: it goes between the two layers, "
-            "down(GELU(up(x))), not after the last one.": _erf_gelu(down(hidden)),
-            "You applied GELU twice, also after the last layer: the MLP's output is "
-            "down(GELU(up(x))), with no activation at the end.":
-                _erf_gelu(down(_erf_gelu(hidden))),
-            "You added the residual x: the MLP alone is Linear, GELU, Linear; the block adds "
-            "x around it.": x + right,
-        }
+        right, mistakes = _mlp_answers(x, up, down)
         try:
             got = mlp(x.clone(), up, down)
         except RuntimeError as error:  # the learner's code: name the classic shape mistake
@@ -254,3 +266,337 @@ def check_encoder_block(encoder_block):
                                 f"block.attn(...)[0].")
     return _diagnose(got, block(x)[0].detach(), mistakes,
                      "Matches helpers.EncoderBlock (pre-norm) with the same weights.")
+
+
+# -- the block as a module: MyMLP, then MyEncoderBlock (the piece "EncoderBlock") ---------
+def _module_or_error(cls, make):
+    """``make(cls)``, or a Check that says why the learner's class could not be built."""
+    if cls is None:
+        return None, Check(False, "Not done yet: define your class and pass it (the class, "
+                                  "not an instance).")
+    if not isinstance(cls, type) or not issubclass(cls, nn.Module):
+        return None, Check(False, f"Pass your class itself (a subclass of nn.Module), got "
+                                  f"{type(cls).__name__}.")
+    try:
+        with torch.random.fork_rng():  # the learner's random stream is left as it was
+            return make(cls), None
+    except Exception as error:  # the learner's constructor: any error is theirs to see
+        return None, Check(False, f"Building your module failed: {type(error).__name__}: {error}")
+
+
+def _same_parameters(mine, reference, what):
+    """None if ``mine`` has exactly ``reference``'s parameter names and shapes, else a Check
+    that names the missing, the unexpected and the misshapen ones."""
+    have = {n: tuple(p.shape) for n, p in mine.named_parameters()}
+    want = {n: tuple(p.shape) for n, p in reference.named_parameters()}
+    if have == want:
+        return None
+    missing = [n for n in want if n not in have]
+    extra = [n for n in have if n not in want]
+    shapes = [f"{n} is {have[n]}, expected {want[n]}" for n in want
+              if n in have and have[n] != want[n]]
+    parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
+            ([f"unexpected {', '.join(extra)}"] if extra else []) + shapes
+    return Check(False, f"Your parameters differ from {what}'s: {'; '.join(parts)}. Same names "
+                        "and shapes, so that the course's weights load into yours.")
+
+
+def check_mlp_module(cls):
+    """Exercise: ``class MyMLP(nn.Module)``, built as ``cls(d_model, d_ff)``, with ``up =
+    nn.Linear(d_model, d_ff)`` and ``down = nn.Linear(d_ff, d_model)``; forward: (B, T, C)
+    -> (B, T, C), down(GELU(up(x))) with the exact GELU. Compared with helpers.encoder.MLP
+    on the same weights."""
+    from helpers.encoder import MLP
+
+    C, d_ff = 6, 24
+    mine, error = _module_or_error(cls, lambda c: c(C, d_ff))
+    if error is not None:
+        return error
+    reference = _perturbed(lambda: MLP(C, d_ff), seed=1)
+    wrong = _same_parameters(mine, reference, "helpers.encoder.MLP (up, then down)")
+    if wrong is not None:
+        return wrong
+    mine.load_state_dict(reference.state_dict())
+    x = torch.randn(2, 5, C, generator=torch.Generator().manual_seed(1)) * 2
+    with torch.no_grad():
+        right, mistakes = _mlp_answers(x, reference.up, reference.down)
+        try:
+            got = mine(x.clone())
+        except Exception as error:  # the learner's forward: any error is theirs to see
+            return Check(False, f"Calling your module failed: {type(error).__name__}: {error}")
+    return _diagnose(got, right, mistakes,
+                     "Matches helpers.encoder.MLP: up, exact GELU, down.")
+
+
+def _block_mistakes(ref, x, mask, norm_first):
+    """(message, output) for the usual mistakes of an encoder block with ``ref``'s weights."""
+    from helpers.multihead import MultiHeadAttention
+
+    C = x.shape[-1]
+    eps = ref.norm1.eps
+
+    def ln(norm, e=eps):
+        return lambda h: torch.nn.functional.layer_norm(h, (C,), norm.weight, norm.bias, e)
+
+    n1, n2, none = ln(ref.norm1), ln(ref.norm2), (lambda h: h)
+
+    def attn(h, m):
+        return ref.attn(h, mask=m)[0]
+
+    def mlp(h, act):
+        return ref.mlp.down(act(ref.mlp.up(h)))
+
+    def pre(r1=1, r2=1, norm1=n1, norm2=n2, mlp_reads="h", second="h", act=_erf_gelu,
+            m=mask, attend=attn):
+        h = r1 * x + attend(norm1(x), m)  # (B, T, C)
+        stream = {"h": h, "x": x}
+        return r2 * stream[second] + mlp(norm2(stream[mlp_reads]), act)
+
+    def post(r1=1, r2=1, norm1=n1, norm2=n2, mlp_reads="h", act=_erf_gelu, m=mask,
+             attend=attn):
+        h = norm1(r1 * x + attend(x, m))  # (B, T, C)
+        return norm2(r2 * h + mlp({"h": h, "x": x}[mlp_reads], act))
+
+    wire, name, other = (pre, "pre-norm", post) if norm_first else (post, "post-norm", pre)
+    mistakes = [
+        (f"config.norm_first is {norm_first}, so this block is {name}, but you wired it "
+         f"the other way: read self.norm_first (config.norm_first) in forward.", other()),
+        ("You used ReLU in the MLP; the encoder uses the exact GELU (erf).",
+         wire(act=torch.relu)),
+        ("You used the tanh approximation of GELU in the MLP; the encoder uses the exact "
+         "one (erf).", wire(act=_tanh_gelu)),
+        ("The residual around attention is missing.", wire(r1=0)),
+        ("The residual around the MLP is missing.", wire(r2=0)),
+        ("Both residuals are missing: each sub-layer's output is added to its input.",
+         wire(r1=0, r2=0)),
+        ("The two LayerNorms are swapped: norm1 belongs to attention, norm2 to the MLP.",
+         wire(norm1=n2, norm2=n1)),
+        ("You used norm1 twice: the MLP has its own LayerNorm, norm2.", wire(norm2=n1)),
+        ("You used norm2 twice: attention has its own LayerNorm, norm1.", wire(norm1=n2)),
+        ("The LayerNorms are missing.", wire(norm1=none, norm2=none)),
+        ("The MLP reads the block's input x; it must read the stream after attention, h.",
+         wire(mlp_reads="x")),
+    ]
+    if mask is not None:
+        mistakes.append(("The mask does not reach attention: pass it on, "
+                         "self.attn(..., mask=mask).", wire(m=None)))
+    if eps != 1e-5:
+        mistakes.append((f"Your LayerNorms ignore config.norm_eps ({eps:g}); they use 1e-5. "
+                         "Build them with eps=config.norm_eps (BERT's checkpoints use 1e-12).",
+                         wire(norm1=ln(ref.norm1, 1e-5), norm2=ln(ref.norm2, 1e-5))))
+    for heads in (1, 4, 8):
+        if heads != ref.attn.num_heads and C % heads == 0:
+            other_heads = MultiHeadAttention(d_model=C, num_heads=heads)
+            other_heads.load_state_dict(ref.attn.state_dict())
+            mistakes.append((f"Your attention has {heads} head(s); build it with "
+                             f"num_heads=config.num_heads ({ref.attn.num_heads}).",
+                             wire(attend=lambda h, m, a=other_heads: a(h, mask=m)[0])))
+    if norm_first:
+        h_mlp_first = x + mlp(n2(x), _erf_gelu)
+        mistakes += [
+            ("The second residual adds the block's input x; it must add h, the stream "
+             "after attention: h + mlp(norm2(h)).", pre(second="x")),
+            ("The MLP comes first: attention, then the MLP.",
+             h_mlp_first + attn(n1(h_mlp_first), mask)),
+        ]
+    else:
+        h = x + n1(attn(x, mask))
+        mistakes.append(("You normalised each sub-layer's output before the sum, "
+                         "x + LN(sublayer(x)); post-norm normalises the sum: "
+                         "LN(x + sublayer(x)).", h + n2(mlp(h, _erf_gelu))))
+    return mistakes
+
+
+def _block_cases():
+    """(name, config, lengths or None) of the cases check_encoder_block_module tries."""
+    from helpers.encoder import EncoderConfig
+
+    small = dict(d_model=8, num_heads=2, d_ff=32, norm_eps=1e-2)  # eps 1e-2: ignoring it shows
+    return [(f"{name}, {'with a padding mask' if lengths else 'without a mask'}",
+             EncoderConfig(norm_first=norm_first, **small), lengths)
+            for norm_first, name in [(True, "Pre-norm"), (False, "Post-norm (as BERT)")]
+            for lengths in (None, [5, 3, 4])]
+
+
+@builds("EncoderBlock", "helpers.encoder:EncoderBlock")
+def check_encoder_block_module(cls):
+    """Exercise: ``class MyEncoderBlock(nn.Module)``, built as ``cls(config)`` from an
+    ``EncoderConfig`` (d_model, num_heads, d_ff, norm_first, norm_eps), with the parts
+    ``attn`` (a MultiHeadAttention), ``norm1``, ``mlp`` (``up``, ``down``), ``norm2``;
+    ``forward(x, mask=None)`` returns ``(out (B, T, C), weights (B, H, T, T))``.
+
+    Compared with helpers.EncoderBlock on the same weights, pre-norm and post-norm, without
+    and with a padding mask, forward and backward; the usual mistakes are named."""
+    from helpers.encoder import EncoderBlock
+    from helpers.masks import padding_mask
+
+    for number, (case, config, lengths) in enumerate(_block_cases()):
+        mine, error = _module_or_error(cls, lambda c: c(config))
+        if error is not None:
+            return error
+        reference = _perturbed(lambda: EncoderBlock(config), seed=10 + number)
+        wrong = _same_parameters(mine, reference, "helpers.EncoderBlock (attn.in_proj, "
+                                 "attn.out_proj, norm1, mlp.up, mlp.down, norm2)")
+        if wrong is not None:
+            return wrong
+        mine.load_state_dict(reference.state_dict())
+        mine.eval()
+        g = torch.Generator().manual_seed(number)
+        x = torch.randn(3, 5, config.d_model, generator=g)  # (B, T, C)
+        mask = None if lengths is None else padding_mask(torch.tensor(lengths), 5)  # (B, 1, T)
+        result = _compare_block(mine, reference, x, mask, config.norm_first, case)
+        if result is not None:
+            return result
+    return Check(True, "Your encoder block matches helpers.EncoderBlock, forward and "
+                       "backward, pre-norm and post-norm, with and without a padding mask.")
+
+
+def _compare_block(mine, reference, x, mask, norm_first, case):
+    """None if ``mine`` matches ``reference`` on ``x`` (outputs, weights, gradients), else
+    a Check naming what differs."""
+    from helpers.encoder import EncoderBlock
+
+    extra = {"need_weights": True} if isinstance(mine, EncoderBlock) else {}
+    x_mine = x.clone().requires_grad_()
+    try:
+        got = mine(x_mine, mask=mask, **extra)
+    except Exception as error:  # the learner's forward: any error is theirs to see
+        hint = ""
+        if mask is not None:
+            hint = (" A padding mask is (B, 1, T) (helpers.masks.padding_mask): your "
+                    "attention must accept a mask that broadcasts to (B, T, S) and use the "
+                    "same one for every head (mask[:, None] makes it (B, 1, 1, S)).")
+        return Check(False, f"{case}: calling your block failed: "
+                            f"{type(error).__name__}: {error}.{hint}")
+    if not (isinstance(got, tuple) and len(got) == 2):
+        return Check(False, "forward must return a pair (out, weights): the output (B, T, C) "
+                            "and the attention weights of every head (B, H, T, T).")
+    out, weights = got
+    x_ref = x.clone().requires_grad_()
+    expected, expected_w = reference(x_ref, mask=mask, need_weights=True)
+    if not isinstance(out, torch.Tensor):
+        return Check(False, f"{case}: the output should be a tensor, got {type(out).__name__}.")
+    if not (out.shape == expected.shape and torch.allclose(out.detach(), expected.detach(),
+                                                           atol=1e-5, rtol=1e-4)):
+        with torch.no_grad():
+            for message, wrong in _block_mistakes(reference, x, mask, norm_first):
+                if out.shape == wrong.shape and torch.allclose(out.detach(), wrong, atol=1e-5,
+                                                               rtol=1e-4, equal_nan=True):
+                    return Check(False, f"{case}: {message}")
+            attention_alone = _attention_alone(mine, reference, x, mask)
+        if attention_alone is not None:
+            return Check(False, f"{case}: {attention_alone}")
+        if out.shape != expected.shape:
+            return Check(False, f"{case}: wrong shape: expected {tuple(expected.shape)} "
+                                f"(B, T, C), got {tuple(out.shape)}.")
+        diff = (out.detach() - expected.detach()).abs().max().item()
+        return Check(False, f"{case}: right shape, wrong values (largest difference "
+                            f"{diff:.3g}).")
+    if not isinstance(weights, torch.Tensor) or weights.shape != expected_w.shape \
+            or not torch.allclose(weights.detach(), expected_w.detach(), atol=1e-5):
+        return Check(False, f"{case}: the output is right, but the weights are not: return "
+                            f"the attention's weights, every head's, shape "
+                            f"{tuple(expected_w.shape)} (B, H, T, T).")
+    grad = torch.randn(expected.shape, generator=torch.Generator().manual_seed(99))
+    out.backward(grad)
+    expected.backward(grad)
+    if x_mine.grad is None or not torch.allclose(x_mine.grad, x_ref.grad, atol=1e-4):
+        return Check(False, f"{case}: the output is right but the gradient with respect to "
+                            "x is not: something in forward is detached (.detach(), .data, "
+                            "torch.no_grad()) or computed outside autograd.")
+    return None
+
+
+def _attention_alone(mine, reference, x, mask):
+    """A sentence if the learner's block's attention alone already differs from the
+    course's on this input (its mask handling, usually), else None."""
+    attention = getattr(mine, "attn", None)
+    if attention is None:
+        return None
+    try:
+        got = attention(x, mask=mask)[0]
+    except Exception as error:  # the learner's attention: name it, whatever went wrong
+        return (f"your block's attention ({type(attention).__name__}) fails on this input: "
+                f"{type(error).__name__}: {error}")
+    expected = reference.attn(x, mask=mask)[0]
+    if got.shape != expected.shape or not torch.allclose(got, expected, atol=1e-5):
+        return (f"your block's attention alone ({type(attention).__name__}) already differs "
+                f"from the course's here. A padding mask is (B, 1, T): the attention must "
+                f"use it for every head (mask[:, None] makes it (B, 1, 1, S)).")
+    return None
+
+
+# -- the learning-rate schedule ------------------------------------------------------------
+def _cosine(p):
+    return 0.5 * (1 + math.cos(math.pi * p))
+
+
+def check_lr_factor(lr_factor):
+    """Exercise: ``lr_factor(step, steps, warmup)``, the factor on the base learning rate at
+    ``step`` (counted from 1 to ``steps``): a linear warm-up to 1 at ``step = warmup`` (from
+    1 / warmup at step 1), then half a cosine down to 0 at the last step; ``warmup=0`` means
+    no warm-up. helpers.training.learning_rate_factor(step, steps, warmup, "cosine")."""
+    from helpers.training import learning_rate_factor
+
+    def table(f, steps, warmup):
+        return [f(s, steps, warmup) for s in range(1, steps + 1)]
+
+    def decay_from(p_of):  # warm-up as it should be, then a cosine of p_of(s, steps, w)
+        return lambda s, n, w: s / w if s <= w else _cosine(p_of(s, n, w))
+
+    mistakes = {
+        "Your step 1 gets factor 0, a step that learns nothing: steps count from 1 here, so "
+        "the warm-up gives step / warmup (1 / warmup at step 1, 1.0 at step = warmup).":
+            lambda s, n, w: learning_rate_factor(s - 1, n, w, "cosine") if s > 1 else 0.0,
+        "Your warm-up reaches the full rate one step early: step / warmup, not "
+        "(step + 1) / warmup (steps count from 1 here).":
+            lambda s, n, w: min(1.0, (s + 1) / w) if s <= w else _cosine((s - w) / (n - w)),
+        "There is no warm-up: the factor climbs linearly, step / warmup, for the first "
+        "warmup steps.": lambda s, n, w: _cosine(s / n),
+        "There is no decay: after the warm-up the factor goes down along half a cosine, "
+        "0.5·(1 + cos(π·p)), to 0 at the last step.": lambda s, n, w: min(1.0, s / w),
+        "Your decay does not reach 0 at the last step: p = (step - warmup) / (steps - "
+        "warmup) runs from 0 to 1 over the decay.": decay_from(lambda s, n, w: (s - w) / n),
+        "Your cosine counts from step 0, not from the end of the warm-up, so the rate "
+        "jumps down when the warm-up ends: p = (step - warmup) / (steps - warmup).":
+            decay_from(lambda s, n, w: s / n),
+        "You wrote cos(π·p), which goes from 1 to -1: a negative learning rate. Use "
+        "0.5·(1 + cos(π·p)), from 1 to 0.":
+            lambda s, n, w: s / w if s <= w else math.cos(math.pi * (s - w) / (n - w)),
+        "Your cosine makes a whole period, back up to the full rate at the end: half a "
+        "period, 0.5·(1 + cos(π·p)) with p from 0 to 1.":
+            lambda s, n, w: s / w if s <= w else _cosine(2 * (s - w) / (n - w)),
+        "Your decay is linear, 1 - p; this schedule decays along half a cosine, "
+        "0.5·(1 + cos(π·p)).": lambda s, n, w: s / w if s <= w else 1 - (s - w) / (n - w),
+    }
+    for steps, warmup in [(10, 4), (8, 0)]:
+        right = table(lambda s, n, w: learning_rate_factor(s, n, w, "cosine"), steps, warmup)
+        try:
+            got = table(lr_factor, steps, warmup)
+        except ZeroDivisionError:
+            return Check(False, f"With warmup={warmup} your function divides by zero: with no "
+                                "warm-up, every step is in the decay (step <= warmup is never "
+                                "true for step >= 1).")
+        except Exception as error:  # the learner's function: any error is theirs to see
+            return Check(False, f"Calling your function failed: {type(error).__name__}: {error}")
+        if any(f is None for f in got):
+            return Check(False, "Not done yet: your function returned None. Return the "
+                                "factor, a float.")
+        try:
+            got = [float(f) for f in got]
+        except (TypeError, ValueError):
+            return Check(False, f"Return a number (a float), got {type(got[0]).__name__}.")
+        close = lambda a, b: all(abs(u - v) < 1e-6 for u, v in zip(a, b))  # noqa: E731
+        if close(got, right):
+            continue
+        for message, wrong in mistakes.items():
+            try:
+                if close(got, table(wrong, steps, warmup)):
+                    return Check(False, message)
+            except ZeroDivisionError:  # a mistake that needs a warm-up, with warmup = 0
+                continue
+        shown = ", ".join(f"{f:.2f}" for f in got)
+        return Check(False, f"With steps={steps}, warmup={warmup}: your factors are [{shown}]; "
+                            f"expected [{', '.join(f'{f:.2f}' for f in right)}].")
+    return Check(True, "Linear warm-up from 1/warmup to 1, then half a cosine to 0 at the "
+                       "last step: helpers.training.learning_rate_factor with decay='cosine'.")
