@@ -3,7 +3,7 @@ code or the number that answers it (issue 20; STYLE.md "Exercises before answers
 
 For every exercise cell (tagged ``exercise``) and its solution cell (tagged ``solution``):
 - no line of the solution's code (20 characters or more, not a comment, not a shape
-  unpacking such as ``B, T, C = x.shape``, not already in the exercise cell's stub) appears in a cell above the exercise, in its source or its output;
+  unpacking such as ``B, T, C = x.shape`` or an idiom such as ``with torch.no_grad():``, not already in the exercise cell's stub) appears in a cell above the exercise, in its source or its output;
 - no numeric answer of the solution (``answer = <arithmetic>``) appears above it.
 """
 import ast
@@ -16,6 +16,7 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9]*.ipynb"))
 SOLUTION_CODE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 MIN_LENGTH = 20
+GENERIC = {"with torch.no_grad():", "super().__init__()"}  # idioms, not answers
 SHAPE_UNPACKING = re.compile(r"^[\w, ]+ = \w+\.shape$")  # B, T, C = x.shape: the notation
 
 
@@ -46,7 +47,7 @@ def distinctive_lines(solution: str, exercise: str) -> set[str]:
     stub = {line.strip() for line in exercise.splitlines()}
     return {line.strip() for line in solution.splitlines()
             if len(line.strip()) >= MIN_LENGTH and not line.strip().startswith("#")
-            and line.strip() not in stub and not SHAPE_UNPACKING.match(line.strip())}
+            and line.strip() not in stub | GENERIC and not SHAPE_UNPACKING.match(line.strip())}
 
 
 def numeric_answers(solution: str) -> set[str]:
