@@ -36,13 +36,15 @@ from helpers.encoder import (
     Encoder, EncoderBlock, EncoderConfig, LayerNorm, MLP, copy_encoder_block_to_torch,
 )
 from helpers.flashcards import Flashcards, load_cards
-from helpers.generation import beam_search, generate, greedy_decode, sample_next, top_k_filter
+from helpers.generation import (
+    beam_search, generate, greedy_decode, sample_next, top_k_filter, top_p_filter,
+)
 from helpers.gpt import GPT, GPTBlock, GPTConfig
 from helpers.llama import (
     GGUFRow, GroupedQueryAttention, Llama, LlamaBlock, LlamaConfig, RMSNorm, SwiGLU, answer,
     cache_bytes, dequantize, dequantize_q4_1, dequantize_q8_0, generate_ids, gguf_mapping,
     gguf_mapping_table, gguf_path, gguf_problems, load_gguf_state, load_reference_llama,
-    load_smollm2, parameter_bytes, read_gguf, repeat_kv, to_hf_state_dict, top_p_filter,
+    load_smollm2, parameter_bytes, read_gguf, repeat_kv, to_hf_state_dict,
     unpermute,
 )
 from helpers.masks import (
@@ -54,10 +56,10 @@ from helpers.positional import (
     rotary, sinusoidal_encoding,
 )
 from helpers.pretrained import (
-    BertConfig, BertEmbeddings, MappingRow, PretrainedEncoder, checkpoint_problems,
+    BertConfig, BertEmbeddings, MappingRow, PretrainedEncoder, block_problems, checkpoint_problems,
     docstring_sentences, embed_sentences, encode_batch, head_pattern_scores, load_checkpoint,
     load_pretrained, load_reference, load_state, load_tokenizer, mapping_table, mean_pool,
-    model_path, reference_outputs, sentence_embedding, weight_mapping,
+    model_path, reference_outputs, sentence_embedding, split_state, weight_mapping,
 )
 from helpers.progress import (
     Progress, ProgressFileWarning, card_is_due, leitner_interval, leitner_schedule,
@@ -72,7 +74,8 @@ from helpers.tasks import (
 )
 from helpers.training import History, accuracy, fit, learning_rate_factor
 from helpers.vit import (
-    Augmented, RandomShift, SmallCNN, ViT, ViTConfig, attention_rollout, check_images,
+    Augmented, EncoderBlockWithWeights, RandomShift, SmallCNN, ViT, ViTConfig, attention_rollout,
+    check_images, returning_weights,
     copy_vit_to_torchvision, load_digits_split, mean_attention_distance, patch_distances,
     patchify, position_similarity, subsample, torchvision_vit, vit_b_16_reference,
 )
@@ -90,39 +93,41 @@ from helpers.windows import (
 
 __all__ = [
     "AttentionExplorer", "Augmented", "BPETokenizer", "BertConfig", "BertEmbeddings",
-    "ByteLevelBPE", "ClaimFailed", "DecoderBlock", "Encoder", "EncoderBlock", "EncoderConfig",
-    "EncoderDecoder", "Flashcards", "GGUFRow", "GPT", "GPTBlock", "GPTConfig",
-    "GroupedQueryAttention", "History", "KVCache", "LayerNorm", "LearnedPositions", "Llama",
-    "LlamaBlock", "LlamaConfig", "MLP", "MappingRow", "MaskLab", "MultiHeadAttention",
-    "PatchMerging", "PositionExplorer", "PretrainedEncoder", "Progress", "ProgressFileWarning",
-    "RMSNorm", "RandomShift", "ReceptiveFieldExplorer", "SamplingExplorer", "SelfAttention",
-    "Seq2SeqConfig", "SinusoidalPositions", "SmallCNN", "SoftLookupExplorer", "SwiGLU", "Swin",
-    "SwinBlock", "SwinConfig", "ViT", "ViTConfig", "ViTExplorer", "WindowAttention",
-    "accuracy", "alibi_bias", "alibi_slopes", "answer", "attention_rollout",
-    "attention_weight_counts", "beam_search", "bytes_to_unicode", "cache_bytes",
-    "cached_length", "card_is_due", "causal_mask", "char_vocabulary", "check_feature_map",
-    "check_images", "checkpoint_problems", "combine", "copy_attention_to_torch",
-    "copy_decoder_block_to_torch", "copy_encoder_block_to_torch", "copy_vit_to_torchvision",
-    "date_task", "dequantize", "dequantize_q4_1", "dequantize_q8_0", "docstring_sentences",
-    "embed_sentences", "encode_batch", "encode_chars", "encode_reviews", "expect",
-    "figure_to_png", "fit", "fits_numbers", "from_pytorch", "generate", "generate_ids",
-    "gguf_mapping", "gguf_mapping_table", "gguf_path", "gguf_problems", "greedy_decode",
-    "head_pattern_scores", "learning_rate_factor", "leitner_interval", "leitner_schedule",
-    "library_tokenizer", "load_cards", "load_checkpoint", "load_digits_split",
-    "load_gguf_state", "load_pretrained", "load_reference", "load_reference_llama",
-    "load_smollm2", "load_state", "load_tokenizer", "mapping_table", "mean_attention_distance",
-    "mean_pool", "merge", "model_path", "padding_mask", "padding_mask_from_tokens",
-    "pair_counts", "panel_grid", "parameter_bytes", "patch_distances", "patchify",
-    "pieces_report", "plot_attention", "plot_history", "position_similarity", "pre_tokenize",
-    "progress_command", "progress_path", "progress_report", "read_gguf", "receptive_field",
-    "reference_outputs", "relative_position_index", "relative_similarity", "repeat_kv",
+    "ByteLevelBPE", "ClaimFailed", "DecoderBlock", "Encoder", "EncoderBlock",
+    "EncoderBlockWithWeights", "EncoderConfig", "EncoderDecoder", "Flashcards", "GGUFRow",
+    "GPT", "GPTBlock", "GPTConfig", "GroupedQueryAttention", "History", "KVCache", "LayerNorm",
+    "LearnedPositions", "Llama", "LlamaBlock", "LlamaConfig", "MLP", "MappingRow", "MaskLab",
+    "MultiHeadAttention", "PatchMerging", "PositionExplorer", "PretrainedEncoder", "Progress",
+    "ProgressFileWarning", "RMSNorm", "RandomShift", "ReceptiveFieldExplorer",
+    "SamplingExplorer", "SelfAttention", "Seq2SeqConfig", "SinusoidalPositions", "SmallCNN",
+    "SoftLookupExplorer", "SwiGLU", "Swin", "SwinBlock", "SwinConfig", "ViT", "ViTConfig",
+    "ViTExplorer", "WindowAttention", "accuracy", "alibi_bias", "alibi_slopes", "answer",
+    "attention_rollout", "attention_weight_counts", "beam_search", "block_problems",
+    "bytes_to_unicode", "cache_bytes", "cached_length", "card_is_due", "causal_mask",
+    "char_vocabulary", "check_feature_map", "check_images", "checkpoint_problems", "combine",
+    "copy_attention_to_torch", "copy_decoder_block_to_torch", "copy_encoder_block_to_torch",
+    "copy_vit_to_torchvision", "date_task", "dequantize", "dequantize_q4_1", "dequantize_q8_0",
+    "docstring_sentences", "embed_sentences", "encode_batch", "encode_chars", "encode_reviews",
+    "expect", "figure_to_png", "fit", "fits_numbers", "from_pytorch", "generate",
+    "generate_ids", "gguf_mapping", "gguf_mapping_table", "gguf_path", "gguf_problems",
+    "greedy_decode", "head_pattern_scores", "learning_rate_factor", "leitner_interval",
+    "leitner_schedule", "library_tokenizer", "load_cards", "load_checkpoint",
+    "load_digits_split", "load_gguf_state", "load_pretrained", "load_reference",
+    "load_reference_llama", "load_smollm2", "load_state", "load_tokenizer", "mapping_table",
+    "mean_attention_distance", "mean_pool", "merge", "model_path", "padding_mask",
+    "padding_mask_from_tokens", "pair_counts", "panel_grid", "parameter_bytes",
+    "patch_distances", "patchify", "pieces_report", "plot_attention", "plot_history",
+    "position_similarity", "pre_tokenize", "progress_command", "progress_path",
+    "progress_report", "read_gguf", "receptive_field", "reference_outputs",
+    "relative_position_index", "relative_similarity", "repeat_kv", "returning_weights",
     "reverse_task", "review_task", "review_vocabulary", "rotary", "sample_next",
     "scaled_dot_product_attention", "seed_everything", "sentence_embedding",
-    "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding", "subsample",
-    "text_inches", "to_hf_state_dict", "to_pytorch", "top_k_filter", "top_p_filter",
-    "torchvision_patch_merging", "torchvision_vit", "torchvision_window_attention",
-    "two_corners_task", "unpermute", "use_course_style", "vit_b_16_reference",
-    "weight_mapping", "window_connections", "window_partition", "window_reverse",
+    "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding", "split_state",
+    "subsample", "text_inches", "to_hf_state_dict", "to_pytorch", "top_k_filter",
+    "top_p_filter", "torchvision_patch_merging", "torchvision_vit",
+    "torchvision_window_attention", "two_corners_task", "unpermute", "use_course_style",
+    "vit_b_16_reference", "weight_mapping", "window_connections", "window_partition",
+    "window_reverse",
 ]
 
 use_course_style()  # the course's figure style (helpers/style.py): sized to the notebook column

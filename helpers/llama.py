@@ -41,6 +41,7 @@ from torch.nn import functional as F
 
 from helpers._checks import check_tokens, check_width, shape_str
 from helpers.attention import scaled_dot_product_attention
+from helpers.generation import top_p_filter  # nucleus sampling, the same as notebook 08's
 from helpers.masks import causal_mask
 from helpers.multihead import KVCache, cached_length
 from helpers.positional import rotary
@@ -563,18 +564,6 @@ def generate_ids(model: Llama, prompt_ids, max_new_tokens: int, *, stop_ids=(),
             if not use_cache:
                 ids = torch.cat([ids, step_input], dim=1)
     return new
-
-
-def top_p_filter(logits, p: float):
-    """Nucleus sampling: keep the most likely tokens whose probabilities add up to at
-    least p (always the most likely one); set the rest to -inf. logits (..., V)."""
-    if not 0 < p <= 1:
-        raise ValueError(f"top_p must be in (0, 1], got {p}")
-    sorted_logits, order = logits.sort(dim=-1, descending=True)
-    probs = sorted_logits.softmax(-1)
-    before = probs.cumsum(-1) - probs  # the probability of the tokens ranked above each
-    drop = before >= p  # already p without this one
-    return logits.scatter(-1, order, sorted_logits.masked_fill(drop, float("-inf")))
 
 
 def answer(model: Llama, tokenizer, question: str, max_new_tokens: int = 48, **kwargs) -> str:
