@@ -72,7 +72,9 @@ def _path(name: str) -> Path:
 
 
 def _register_all():
-    import helpers.exercises  # noqa: F401  (its modules' @builds fill PIECES)
+    # helpers.exercises imports this module; its check modules' @builds fill PIECES. Imported
+    # by name at call time, after both modules exist, so neither import waits on the other.
+    import_module("helpers.exercises")
 
 
 # -- keeping ------------------------------------------------------------------------------
