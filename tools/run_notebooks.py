@@ -7,12 +7,16 @@
 
 The README's table of run times comes from this script. Each notebook runs in its own
 process, so the peak memory reported is that of the notebook's kernel alone (sampled with
-psutil, tools/peak_memory.py: the same on Linux, macOS and Windows).
+psutil, tools/peak_memory.py: the same on Linux, macOS and Windows). Each notebook runs
+with an empty progress folder, as on a fresh clone, so the stored outputs never show the
+maintainer's own kept pieces.
 """
 import argparse
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,7 +62,10 @@ def main() -> int:
     failed = 0
     for path in paths:
         cmd = [sys.executable, __file__, "--child", str(path)] + (["--write"] if args.write else [])
-        result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        with tempfile.TemporaryDirectory(prefix="course-run-progress-") as progress:
+            # A fresh clone's state: no progress, no kept pieces (never the maintainer's own).
+            env = dict(os.environ, COURSE_PROGRESS=os.path.join(progress, "progress.json"))
+            result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
         if result.returncode != 0:
             failed += 1
             print(f"| {path.name} | FAILED | |\n{result.stderr[-3000:]}", file=sys.stderr)
