@@ -212,13 +212,20 @@ class Llama(nn.Module):
     lengths (B,): the real lengths of a right-padded batch; the padded keys are hidden
     from every query (the real tokens never see them anyway: they come after, and the
     mask is causal). caches: one ``KVCache`` per block.
+
+    ``block``: the class of the blocks, built as ``block(config)`` with the interface and
+    parameter names of ``LlamaBlock`` (the course's by default; notebook 12 passes the
+    learner's).
     """
 
-    def __init__(self, config: LlamaConfig | None = None):
+    def __init__(self, config: LlamaConfig | None = None, block=None):
         super().__init__()
         self.config = config = config or LlamaConfig()
+        block = block or LlamaBlock
+        if not (isinstance(block, type) and issubclass(block, nn.Module)):
+            raise TypeError(f"block must be an nn.Module class, got {block!r}")
         self.token = nn.Embedding(config.vocab_size, config.d_model)  # E (V, C), tied
-        self.blocks = nn.ModuleList(LlamaBlock(config) for _ in range(config.num_layers))
+        self.blocks = nn.ModuleList(block(config) for _ in range(config.num_layers))
         self.final_norm = RMSNorm(config.d_model, config.norm_eps)
 
     @property
@@ -445,15 +452,16 @@ def load_gguf_state(model: Llama, tensors: dict, rows=None) -> Llama:
     return model
 
 
-def load_smollm2(path=None, gguf=None) -> tuple:
+def load_smollm2(path=None, gguf=None, block=None) -> tuple:
     """SmolLM2-135M-Instruct as our ``Llama`` (eval mode) and its tokenizer, from the GGUF
     file: (model, tokenizer, metadata). ``gguf``: what ``read_gguf`` returned, if the file
-    has been read already (reading it takes seconds)."""
+    has been read already (reading it takes seconds). ``block``: the blocks' class (see
+    ``Llama``; the course's ``LlamaBlock`` by default)."""
     from helpers.byte_bpe import ByteLevelBPE
 
     metadata, tensors = gguf or read_gguf(path)
     with torch.device("meta"):  # shapes only: random initial weights would be thrown away
-        model = Llama(LlamaConfig.from_gguf(metadata))
+        model = Llama(LlamaConfig.from_gguf(metadata), block=block)
     model = load_gguf_state(model, tensors).eval()
     return model, ByteLevelBPE.from_gguf(metadata), metadata
 

@@ -1,11 +1,14 @@
 """Exercise checks of Notebook 12, a modern small LLM: RMSNorm, SwiGLU, grouped-query
-attention, one Q4_1 block, the chat prompt."""
+attention (as functions, then as modules), the Llama block, one Q4_1 block, the chat
+prompt."""
 import math
 
 import torch
 from torch.nn import functional as F
 
-from helpers.exercises._common import Check, _diagnose
+from helpers._checks import shape_str
+from helpers.exercises._common import Check, _diagnose, _perturbed
+from helpers.yours import builds
 
 
 def _rms_inputs():
@@ -172,3 +175,229 @@ def check_chat_prompt(chat_prompt):
         return Check(False, "A newline or a space is off: compare with the template exactly.")
     return Check(False, "The text differs from the template; compare it with "
                         "tokenizer.chat_prompt([{'role': 'user', 'content': question}]).")
+
+
+# ---------------------------------------------------------------------------------------
+# The block as modules: RMSNorm and SwiGLU, grouped-query attention, the Llama block
+
+
+def _module_check(mine, reference, run, case, variants):
+    """``run(module, x)`` of ``mine`` and of ``reference`` (same weights) on a fixed input,
+    forward and backward; None if they agree, else a Check naming the mistake (one of
+    ``variants(x)``: {message: wrong output}) or the difference."""
+    from helpers.exercises.windows import _state_dict_error
+    error = _state_dict_error(mine, reference, case.split(",")[0])
+    if error is not None:
+        return error
+    mine.load_state_dict(reference.state_dict())
+    mine.eval()
+    width = next(reference.parameters()).shape[-1]
+    x = torch.randn(2, 5, width, generator=torch.Generator().manual_seed(16))
+    xa, xb = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    try:
+        got = run(mine, xa)
+    except Exception as error:  # the learner's forward: any error is theirs to see
+        return Check(False, f"Calling your {case} failed: {type(error).__name__}: {error}")
+    expected = run(reference, xb)
+    expected = expected[0] if isinstance(expected, tuple) else expected
+    if isinstance(got, tuple):
+        got = got[0]
+    if not isinstance(got, torch.Tensor):
+        return Check(False, f"Your {case}: expected a tensor, got {type(got).__name__}.")
+    if got.shape != expected.shape:
+        return Check(False, f"Your {case}: wrong shape: expected {shape_str(expected.shape)}, "
+                            f"got {shape_str(got.shape)}.")
+    if not torch.allclose(got.detach(), expected.detach(), atol=1e-5, rtol=1e-4):
+        with torch.no_grad():
+            for message, wrong in variants(x).items():
+                if torch.allclose(got.detach(), wrong, atol=1e-5, rtol=1e-4, equal_nan=True):
+                    return Check(False, f"Your {case}: {message}")
+        diff = (got.detach() - expected.detach()).abs().max().item()
+        return Check(False, f"Your {case}: right shape, wrong values (largest difference "
+                            f"{diff:.3g}).")
+    grad = torch.randn(expected.shape, generator=torch.Generator().manual_seed(17))
+    (got * grad).sum().backward()
+    (expected * grad).sum().backward()
+    mine_params = dict(mine.named_parameters())
+    pairs = [("the input", xa.grad, xb.grad)] + [
+        (name, mine_params[name].grad, p.grad) for name, p in reference.named_parameters()]
+    for name, a, b in pairs:
+        if a is None or not torch.allclose(a, b, atol=1e-5, rtol=1e-4):
+            return Check(False, f"Your {case}: the output is right, but the gradient of {name} "
+                                f"is not (is something detached, or computed without autograd?).")
+    return None
+
+
+def check_llama_modules(rms_norm_cls, swiglu_cls):
+    """Exercise: ``class MyRMSNorm(nn.Module)`` built as ``cls(d_model, eps)`` with one
+    parameter ``weight`` (C,), and ``class MySwiGLU(nn.Module)`` built as ``cls(d_model,
+    d_ff)`` with ``gate``, ``up`` (C -> d_ff) and ``down`` (d_ff -> C), no biases: both
+    (..., C) -> (..., C), compared with helpers.llama's RMSNorm and SwiGLU, forward and
+    backward."""
+    from helpers.exercises.multihead import _module_or_error
+    from helpers.llama import RMSNorm, SwiGLU
+    C, d_ff, eps = 8, 12, 0.1
+    norm, error = _module_or_error(rms_norm_cls, lambda c: c(C, eps))
+    if error is not None:
+        return error
+    reference = _perturbed(lambda: RMSNorm(C, eps), seed=18)
+
+    def norm_variants(x):
+        w, ms = reference.weight, x.pow(2).mean(-1, keepdim=True)
+        return {"you left out eps (or added it outside the square root).": x / ms.sqrt() * w,
+                "the learned scale weight is not applied.": x / torch.sqrt(ms + eps),
+                "you subtracted the mean: that is LayerNorm.":
+                    F.layer_norm(x, (C,), eps=eps) * w}
+    error = _module_check(norm, reference, lambda m, x: m(x), "RMSNorm", norm_variants)
+    if error is not None:
+        return error
+    mlp, error = _module_or_error(swiglu_cls, lambda c: c(C, d_ff))
+    if error is not None:
+        return error
+    reference = _perturbed(lambda: SwiGLU(C, d_ff), seed=19)
+
+    def mlp_variants(x):
+        r = reference
+        return {"silu goes on the gate, not on the up projection.":
+                    r.down(r.gate(x) * F.silu(r.up(x))),
+                "you used GELU: the gate uses silu.": r.down(F.gelu(r.gate(x)) * r.up(x))}
+    error = _module_check(mlp, reference, lambda m, x: m(x), "SwiGLU", mlp_variants)
+    if error is not None:
+        return error
+    return Check(True, "Your RMSNorm and SwiGLU modules match helpers.llama's, forward and "
+                       "backward (and so nn.RMSNorm and transformers' LlamaMLP).")
+
+
+def _gqa_by_hand(ref, x, mask=None, *, interleave=True, base=None, rope=("q", "k"),
+                 scale=True, merge_transposed=True):
+    """The course's GroupedQueryAttention on x (B, T, C), by hand, one mistake switchable."""
+    from helpers.masks import causal_mask
+    from helpers.positional import rotary
+    B, T, _ = x.shape
+    H, Hkv, D = ref.num_heads, ref.num_kv_heads, ref.head_dim
+    base = ref.rope_base if base is None else base
+    q = ref.q_proj(x).view(B, T, H, D).transpose(1, 2)
+    k = ref.k_proj(x).view(B, T, Hkv, D).transpose(1, 2)
+    v = ref.v_proj(x).view(B, T, Hkv, D).transpose(1, 2)
+    q = rotary(q, base) if "q" in rope else q
+    k = rotary(k, base) if "k" in rope else k
+    G = H // Hkv
+    k, v = (k.repeat_interleave(G, 1), v.repeat_interleave(G, 1)) if interleave else \
+        (k.repeat(1, G, 1, 1), v.repeat(1, G, 1, 1))
+    scores = q @ k.transpose(-2, -1) / (math.sqrt(D) if scale else 1.0)
+    scores = scores.masked_fill(~(causal_mask(T, T) if mask is None else mask), float("-inf"))
+    out = scores.softmax(-1) @ v  # (B, H, T, D)
+    out = out.transpose(1, 2).reshape(B, T, H * D) if merge_transposed else out.reshape(B, T, H * D)
+    return ref.out_proj(out)
+
+
+GQA_MISTAKES = {
+    "you tiled the key/value heads (.repeat): query head h reads key/value head h // groups "
+    "(repeat_interleave).": dict(interleave=False),
+    "RoPE is missing: rotate the queries and the keys with rotary(..., self.rope_base, "
+    "offset=...).": dict(rope=()),
+    "only the queries are rotated: rotate the keys too, so that scores depend on the offset.":
+        dict(rope=("q",)),
+    "only the keys are rotated: rotate the queries too.": dict(rope=("k",)),
+    "RoPE used base 10,000: use the model's base, self.rope_base.": dict(base=10_000.0),
+    "you did not divide the scores by √D.": dict(scale=False),
+    "you merged the heads without moving them back: (B, H, T, D) -> transpose(1, 2) -> "
+    "(B, T, H·D).": dict(merge_transposed=False),
+}
+
+
+def check_gqa_module(cls):
+    """Exercise: ``class MyGroupedQueryAttention(nn.Module)`` built as ``cls(d_model,
+    num_heads, num_kv_heads, rope_base)``, with bias-free ``q_proj`` (C -> C), ``k_proj``,
+    ``v_proj`` (C -> H_kv·D) and ``out_proj`` (C -> C), and ``forward(x, mask=None,
+    cache=None, need_weights=False)`` -> (out (B, T, C), weights or None): causal when
+    ``mask`` is None; with a ``KVCache``, RoPE starts at ``cache.length`` and the new keys and
+    values are appended. Compared with helpers.llama.GroupedQueryAttention: forward and
+    backward, with a padding mask, and one token at a time through the cache."""
+    from helpers.exercises.multihead import _module_or_error
+    from helpers.llama import GroupedQueryAttention
+    from helpers.masks import causal_mask
+    from helpers.multihead import KVCache
+    C, H, Hkv, base = 24, 6, 2, 50.0  # D = 4  # a small base: RoPE's angles differ visibly from 10,000
+    mine, error = _module_or_error(cls, lambda c: c(C, H, Hkv, base))
+    if error is not None:
+        return error
+    reference = _perturbed(lambda: GroupedQueryAttention(C, H, Hkv, base), seed=20)
+    error = _module_check(
+        mine, reference, lambda m, x: m(x), "grouped-query attention, causal",
+        lambda x: {m: _gqa_by_hand(reference, x, **kw) for m, kw in GQA_MISTAKES.items()})
+    if error is not None:
+        return error
+    keep = torch.tensor([5, 3])  # the second sequence has 2 padded keys
+    mask = causal_mask(5, 5) & (torch.arange(5)[None, :] < keep[:, None])[:, None, None, :]
+    error = _module_check(mine, reference, lambda m, x: m(x, mask), "grouped-query attention, "
+                          "with a padding mask (B, 1, T, S)",
+                          lambda x: {"the mask was ignored: with a mask given, use it instead "
+                                     "of the causal one.": _gqa_by_hand(reference, x)})
+    if error is not None:
+        return error
+    x = torch.randn(2, 5, C, generator=torch.Generator().manual_seed(21))
+    with torch.no_grad():
+        full = reference(x)[0]
+        try:
+            cache = KVCache()
+            steps = [mine(x[:, :3], None, cache)[0]] + [mine(x[:, t:t + 1], None, cache)[0]
+                                                       for t in (3, 4)]
+        except Exception as error:  # the learner's forward: any error is theirs to see
+            return Check(False, f"With a KVCache, your attention failed: "
+                                f"{type(error).__name__}: {error}")
+        stepped = torch.cat([s if isinstance(s, torch.Tensor) else torch.full_like(full[:, :1], float("nan"))
+                             for s in steps], dim=1)
+    if stepped.shape == full.shape and not torch.allclose(stepped, full, atol=1e-5, rtol=1e-4):
+        first_agree = torch.allclose(stepped[:, :3], full[:, :3], atol=1e-5, rtol=1e-4)
+        return Check(False, "With a KVCache, three tokens then one at a time do not give the "
+                            "outputs of all five at once. " + (
+                                "The first three agree, the later ones not: append the new "
+                                "keys and values (k, v = cache.append(k, v)), and rotate the "
+                                "new token by its position, offset=cache.length read before "
+                                "appending." if first_agree else
+                                "Even the first three differ: with a cache, attend to all its "
+                                "keys with causal_mask(T, S), S = cache.length after appending."))
+    if stepped.shape != full.shape:
+        return Check(False, f"With a KVCache, the stepped outputs have shape "
+                            f"{shape_str(stepped.shape)}, expected {shape_str(full.shape)}.")
+    return Check(True, "Your grouped-query attention matches helpers.llama's: forward and "
+                       "backward, with a padding mask, and token by token through the cache.")
+
+
+def _llama_block_variants(ref, x):
+    n1, n2, attn, mlp = ref.norm1, ref.norm2, (lambda z: ref.attn(z)[0]), ref.mlp
+    post = n1(x + attn(x))
+    return {
+        "post-norm: you normalised after the residual. A Llama block is pre-norm: x = x + "
+        "attn(norm1(x)), then x = x + mlp(norm2(x)).": n2(post + mlp(post)),
+        "the residual around the attention is missing: x = x + attn(norm1(x))[0].":
+            (lambda y: y + mlp(n2(y)))(attn(n1(x))),
+        "the residual around the MLP is missing: x = x + mlp(norm2(x)).": mlp(n2(x + attn(n1(x)))),
+        "you used norm1 twice: the MLP has its own RMSNorm, norm2.":
+            (lambda y: y + mlp(n1(y)))(x + attn(n1(x))),
+        "the MLP reads the block's input, not the attention's output: x = x + attn(...) first, "
+        "then x + mlp(norm2(x)).": x + attn(n1(x)) + mlp(n2(x)),
+    }
+
+
+@builds("LlamaBlock", "helpers.llama:LlamaBlock")
+def check_llama_block(cls):
+    """Exercise: ``class MyLlamaBlock(nn.Module)`` built as ``cls(config)`` (a LlamaConfig),
+    with ``norm1``, ``attn``, ``norm2``, ``mlp`` (the names of helpers.llama.LlamaBlock) and
+    ``forward(x, mask=None, cache=None, need_weights=False)`` -> (x (B, T, C), the attention's
+    weights). Compared with the course's block, forward and backward."""
+    from helpers.exercises.multihead import _module_or_error
+    from helpers.llama import LlamaBlock, LlamaConfig
+    config = LlamaConfig(vocab_size=16, d_model=24, num_layers=1, num_heads=6, num_kv_heads=2,
+                         d_ff=20, rope_base=50.0, norm_eps=1e-5, context_length=16)
+    mine, error = _module_or_error(cls, lambda c: c(config))
+    if error is not None:
+        return error
+    reference = _perturbed(lambda: LlamaBlock(config), seed=22)
+    error = _module_check(mine, reference, lambda m, x: m(x), "Llama block",
+                          lambda x: _llama_block_variants(reference, x))
+    if error is not None:
+        return error
+    return Check(True, "Your Llama block matches the course's, forward and backward: "
+                       "pre-norm with RMSNorm, grouped-query attention with RoPE, SwiGLU.")
