@@ -283,7 +283,10 @@ def test_checks_leave_the_learners_random_stream_alone(check):
     torch.manual_seed(123)
     expected_next = torch.rand(3)
     torch.manual_seed(123)
-    check(lambda *args, **kwargs: None)
+    import inspect
+    required = [p for p in inspect.signature(check).parameters.values()
+                if p.default is inspect.Parameter.empty]
+    check(*[lambda *args, **kwargs: None for _ in required])
     assert torch.equal(torch.rand(3), expected_next), \
         f"{check.__name__} reseeded or drew from the global generator"
 
@@ -852,3 +855,59 @@ _SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 def test_check_chat_prompt(fn, passed, words):
     result = ex.check_chat_prompt(fn)
     assert result.passed is passed and words in result.message
+
+
+class _Additive(torch.nn.Module):
+    """A right answer to notebook 01's additive-attention exercise; ``mistake`` makes it
+    wrong in one of the classic ways."""
+    mistake = None
+
+    def __init__(self, d_q, d_k, hidden, bias=False):
+        super().__init__()
+        self.W_q = torch.nn.Linear(d_q, hidden, bias=bias)
+        self.W_k = torch.nn.Linear(d_k, hidden, bias=False)
+        self.w = torch.nn.Linear(hidden, 1, bias=False)
+
+    def forward(self, q, k, v):
+        if self.mistake == "no broadcast":
+            hidden = self.W_q(q) + self.W_k(k)
+        else:
+            hidden = self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3)  # (..., T, S, h)
+        if self.mistake != "no tanh":
+            hidden = torch.tanh(hidden)
+        scores = self.w(hidden).squeeze(-1)  # (..., T, S)
+        if self.mistake == "scores":
+            return scores, scores
+        weights = scores.softmax(dim=-2 if self.mistake == "axis" else -1)
+        if self.mistake == "weights":
+            return weights, weights
+        if self.mistake == "detached":
+            return weights.detach() @ v, weights
+        if self.mistake == "tensor":
+            return weights @ v
+        return weights @ v, weights
+
+
+def _additive(mistake=None, **kwargs):
+    return type("MyAdditiveAttention", (_Additive,), {"mistake": mistake, **kwargs})
+
+
+@pytest.mark.parametrize("cls, passed, words", [
+    (_additive(), True, "forward and backward"),
+    (_additive("no tanh"), False, "left out the tanh"),
+    (_additive("axis"), False, "wrong axis"),
+    (_additive("weights"), False, "returned the weights"),
+    (_additive("scores"), False, "scores before the softmax"),
+    (_additive("no broadcast"), False, "unsqueeze(-2)"),
+    (_additive("detached"), False, "gradient of W_q"),
+    (_additive("tensor"), False, "Return a pair"),
+    (type("Empty", (torch.nn.Module,), {"__init__": lambda self, *a: torch.nn.Module.__init__(self)}),
+     False, "no parameters"),
+    (_additive(__init__=lambda self, *a: _Additive.__init__(self, *a, bias=True)), False,
+     "bias=False"),
+    (None, False, "Not done yet"),
+    (_Additive(4, 5, 7), False, "Pass your class itself"),
+])
+def test_check_additive_attention(cls, passed, words):
+    result = ex.check_additive_attention(cls)
+    assert result.passed is passed and words in result.message, result.message

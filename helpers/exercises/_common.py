@@ -6,6 +6,7 @@ import warnings
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from helpers._checks import shape_str
 from helpers import yours
@@ -82,6 +83,21 @@ def _perturbed(make, seed):
             for p in module.parameters():
                 p.add_(0.3 * torch.randn_like(p))
     return module.eval()
+
+
+def _module_or_error(cls, make):
+    """``make(cls)``, or a Check that says why the learner's class could not be built."""
+    if cls is None:
+        return None, Check(False, "Not done yet: define your class and pass it (the class, "
+                                  "not an instance).")
+    if not isinstance(cls, type) or not issubclass(cls, nn.Module):
+        return None, Check(False, f"Pass your class itself (a subclass of nn.Module), got "
+                                  f"{type(cls).__name__}.")
+    try:
+        with torch.random.fork_rng():  # the learner's random stream is left as it was
+            return make(cls), None
+    except Exception as error:  # the learner's constructor: any error is theirs to see
+        return None, Check(False, f"Building your module failed: {type(error).__name__}: {error}")
 
 
 # Which notebook each module's exercises belong to, for the progress file.

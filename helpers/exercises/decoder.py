@@ -1,7 +1,7 @@
 """Exercise checks of Notebook 07, the decoder."""
 import torch
 
-from helpers.exercises._common import Check, _diagnose, _perturbed
+from helpers.exercises._common import Check, _diagnose, _module_or_error, _perturbed
 from helpers.yours import builds
 
 
@@ -212,9 +212,7 @@ def check_decoder_block_module(cls):
     Compared with the course's block (same weights), forward and backward, on a target as
     long as the source, then on a shorter target with a padded source; the usual mistakes
     are named."""
-    from helpers.decoder import DecoderBlock
     from helpers.encoder import EncoderConfig
-    from helpers.exercises.multihead import _module_or_error
     from helpers.masks import padding_mask
 
     config = EncoderConfig(d_model=16, num_heads=2, d_ff=32, norm_first=True)

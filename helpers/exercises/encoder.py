@@ -1,13 +1,11 @@
 """Exercise checks of Notebook 06, the encoder: GELU, the MLP, LayerNorm, the two wirings,
 the encoder block (a function, then ``MyEncoderBlock``, the piece "EncoderBlock" that
 notebooks 09 and 11 build on) and the warm-up + cosine learning-rate schedule."""
-import dataclasses
 import math
 
 import torch
-from torch import nn
 
-from helpers.exercises._common import Check, _diagnose, _perturbed
+from helpers.exercises._common import Check, _diagnose, _module_or_error, _perturbed
 from helpers.yours import builds
 
 
@@ -269,20 +267,6 @@ def check_encoder_block(encoder_block):
 
 
 # -- the block as a module: MyMLP, then MyEncoderBlock (the piece "EncoderBlock") ---------
-def _module_or_error(cls, make):
-    """``make(cls)``, or a Check that says why the learner's class could not be built."""
-    if cls is None:
-        return None, Check(False, "Not done yet: define your class and pass it (the class, "
-                                  "not an instance).")
-    if not isinstance(cls, type) or not issubclass(cls, nn.Module):
-        return None, Check(False, f"Pass your class itself (a subclass of nn.Module), got "
-                                  f"{type(cls).__name__}.")
-    try:
-        with torch.random.fork_rng():  # the learner's random stream is left as it was
-            return make(cls), None
-    except Exception as error:  # the learner's constructor: any error is theirs to see
-        return None, Check(False, f"Building your module failed: {type(error).__name__}: {error}")
-
 
 def _same_parameters(mine, reference, what):
     """None if ``mine`` has exactly ``reference``'s parameter names and shapes, else a Check

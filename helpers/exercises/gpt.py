@@ -1,7 +1,7 @@
 """Exercise checks of Notebook 08, a GPT-style language model."""
 import torch
 
-from helpers.exercises._common import Check, _diagnose, _perturbed
+from helpers.exercises._common import Check, _diagnose, _module_or_error, _perturbed
 from helpers.yours import builds
 
 
@@ -215,7 +215,7 @@ def _parameters_or_error(mine, reference, what):
     extra = sorted(set(got) - set(wanted))
     wrong = sorted(n for n in set(got) & set(wanted) if got[n] != wanted[n])
     parts = [f"missing {missing}" if missing else "", f"not in {what}: {extra}" if extra else "",
-             f"wrong shapes: " + ", ".join(f"{n} {got[n]} (expected {wanted[n]})" for n in wrong)
+             "wrong shapes: " + ", ".join(f"{n} {got[n]} (expected {wanted[n]})" for n in wrong)
              if wrong else ""]
     return Check(False, f"Your parameters differ from {what}'s: " + "; ".join(p for p in parts if p)
                  + ". Use the same names, so that the same weights load into yours.")
@@ -243,7 +243,6 @@ def check_gpt_block(cls):
 
     Compared with the course's block (``helpers.gpt.GPTBlock``, same weights) forward and
     backward; the usual mistakes are named."""
-    from helpers.exercises.multihead import _module_or_error
     from helpers.gpt import GPTBlock
 
     config = _config()
@@ -320,7 +319,6 @@ def check_gpt(cls):
 
     Compared with the course's GPT (same weights) forward and backward; the usual mistakes
     are named."""
-    from helpers.exercises.multihead import _module_or_error
     from helpers.gpt import GPT
 
     config = _config()

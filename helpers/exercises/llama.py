@@ -7,7 +7,7 @@ import torch
 from torch.nn import functional as F
 
 from helpers._checks import shape_str
-from helpers.exercises._common import Check, _diagnose, _perturbed
+from helpers.exercises._common import Check, _diagnose, _module_or_error, _perturbed
 from helpers.yours import builds
 
 
@@ -234,7 +234,6 @@ def check_llama_modules(rms_norm_cls, swiglu_cls):
     d_ff)`` with ``gate``, ``up`` (C -> d_ff) and ``down`` (d_ff -> C), no biases: both
     (..., C) -> (..., C), compared with helpers.llama's RMSNorm and SwiGLU, forward and
     backward."""
-    from helpers.exercises.multihead import _module_or_error
     from helpers.llama import RMSNorm, SwiGLU
     C, d_ff, eps = 8, 12, 0.1
     norm, error = _module_or_error(rms_norm_cls, lambda c: c(C, eps))
@@ -314,7 +313,6 @@ def check_gqa_module(cls):
     ``mask`` is None; with a ``KVCache``, RoPE starts at ``cache.length`` and the new keys and
     values are appended. Compared with helpers.llama.GroupedQueryAttention: forward and
     backward, with a padding mask, and one token at a time through the cache."""
-    from helpers.exercises.multihead import _module_or_error
     from helpers.llama import GroupedQueryAttention
     from helpers.masks import causal_mask
     from helpers.multihead import KVCache
@@ -387,7 +385,6 @@ def check_llama_block(cls):
     with ``norm1``, ``attn``, ``norm2``, ``mlp`` (the names of helpers.llama.LlamaBlock) and
     ``forward(x, mask=None, cache=None, need_weights=False)`` -> (x (B, T, C), the attention's
     weights). Compared with the course's block, forward and backward."""
-    from helpers.exercises.multihead import _module_or_error
     from helpers.llama import LlamaBlock, LlamaConfig
     config = LlamaConfig(vocab_size=16, d_model=24, num_layers=1, num_heads=6, num_kv_heads=2,
                          d_ff=20, rope_base=50.0, norm_eps=1e-5, context_length=16)

@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from helpers.exercises._common import Check, _diagnose, _perturbed
+from helpers.exercises._common import Check, _diagnose, _module_or_error, _perturbed
 from helpers.yours import builds
 
 
@@ -51,20 +51,6 @@ def check_mha_parameter_count(answer, d_model, num_heads):
                             f"heads projects to d_model / {num_heads} features.")
     return Check(False, f"{answer} is not it. Count four C × C projections with C biases each.")
 
-
-def _module_or_error(cls, make):
-    """``make(cls)``, or a Check that says why the learner's class could not be built."""
-    if cls is None:
-        return None, Check(False, "Not done yet: define your class and pass it (the class, "
-                                  "not an instance).")
-    if not isinstance(cls, type) or not issubclass(cls, nn.Module):
-        return None, Check(False, f"Pass your class itself (a subclass of nn.Module), got "
-                                  f"{type(cls).__name__}.")
-    try:
-        with torch.random.fork_rng():  # the learner's random stream is left as it was
-            return make(cls), None
-    except Exception as error:  # the learner's constructor: any error is theirs to see
-        return None, Check(False, f"Building your module failed: {type(error).__name__}: {error}")
 
 
 @builds("MultiHeadAttention", "helpers.multihead:MultiHeadAttention")

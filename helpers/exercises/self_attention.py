@@ -130,7 +130,7 @@ def _call(function, *args, **kwargs):
     try:
         return function(*args, **kwargs), None
     except Exception as error:  # the learner's code: any error is theirs to see, named if known
-        text = str(error)
+        kind, text = type(error).__name__, str(error)
     if "not tuple" in text or "'tuple' object has no attribute" in text:
         return None, Check(False, "The model returns a pair (logits, weights), as the "
                                   "course's models do: take the logits, out[0].")
@@ -146,7 +146,7 @@ def _call(function, *args, **kwargs):
         return None, Check(False, "optimiser.step() ran before loss.backward(): it changed "
                                   "the weights that backward still needed. The order is "
                                   "zero_grad(), backward(), step().")
-    return None, Check(False, f"Calling your function failed: {type(error).__name__}: {text}")
+    return None, Check(False, f"Calling your function failed: {kind}: {text}")
 
 
 def _cross_entropy(logits, Y):  # logits (N, T, V), Y (N, T)

@@ -2,7 +2,7 @@
 import torch
 from torch import nn
 
-from helpers.exercises._common import Check, _diagnose
+from helpers.exercises._common import Check, _diagnose, _module_or_error, _perturbed
 from helpers.yours import builds
 
 
@@ -254,8 +254,6 @@ def check_vit_encoder(cls):
 
     Compared with ``helpers.Encoder`` (pre-norm) on the same weights, forward and backward."""
     from helpers.encoder import Encoder
-    from helpers.exercises._common import _perturbed
-    from helpers.exercises.multihead import _module_or_error
 
     config = _encoder_config()
     L = config.num_layers
@@ -428,8 +426,6 @@ def check_vit(cls):
 
     Compared with the course's ViT on the same weights, with pool='cls' and 'mean',
     forward (the embedding, the logits, the weights) and backward."""
-    from helpers.exercises._common import _perturbed
-    from helpers.exercises.multihead import _module_or_error
     from helpers.vit import ViT
 
     for pool in ("cls", "mean"):

@@ -2,7 +2,7 @@
 import torch
 
 from helpers._checks import shape_str
-from helpers.exercises._common import Check, _diagnose, _perturbed
+from helpers.exercises._common import Check, _diagnose, _module_or_error, _perturbed
 from helpers.yours import builds
 
 
@@ -113,8 +113,8 @@ def check_window_cost(answer, H, W, M):
                            f"{right:,} = M²·H·W: {glob // right}× fewer, and linear in H·W.")
     hints = {M ** 4: f"That is one window, (M·M)² = {M ** 4:,}; there are (H/M)·(W/M) = {nW} "
                      "windows.",
-             M * M * nW: f"That counts tokens (nW windows of M·M); each window has an "
-                         f"(M·M)×(M·M) matrix.",
+             M * M * nW: "That counts tokens (nW windows of M·M); each window has an "
+                         "(M·M)×(M·M) matrix.",
              M ** 3 * H * W: "Your window count is off: nW = (H/M)·(W/M), not H·W/M.",
              nW * nW * M ** 4: "That is as many weights as global attention: windows only attend "
                                "inside themselves, so there is one (M·M)² block per window, not "
@@ -326,11 +326,6 @@ def _compare_module(mine, reference, x, case, named, variant, weights_shape=True
     return None
 
 
-def _build(cls, make):
-    from helpers.exercises.multihead import _module_or_error
-    return _module_or_error(cls, make)
-
-
 @builds("WindowAttention", "helpers.windows:WindowAttention")
 def check_window_attention(cls):
     """Exercise: ``class MyWindowAttention(nn.Module)``, built as ``cls(d_model, num_heads,
@@ -346,7 +341,7 @@ def check_window_attention(cls):
     cases = [(8, 8, 4, 0), (8, 8, 4, 2), (8, 12, 4, 2), (4, 4, 4, 2)]
     g = torch.Generator().manual_seed(3)
     for H, W, M, s in cases:
-        mine, error = _build(cls, lambda c: c(C, nh, M, s))
+        mine, error = _module_or_error(cls, lambda c: c(C, nh, M, s))
         if error is not None:
             return error
         reference = _perturbed(lambda: WindowAttention(C, nh, M, s), seed=4)
@@ -392,7 +387,7 @@ def check_patch_merging(cls):
     (B, H/2, W/2, 2C). Compared with the course's PatchMerging, forward and backward."""
     from helpers.windows import PatchMerging
     C = 6
-    mine, error = _build(cls, lambda c: c(C))
+    mine, error = _module_or_error(cls, lambda c: c(C))
     if error is not None:
         return error
     reference = _perturbed(lambda: PatchMerging(C), seed=5)
@@ -441,7 +436,7 @@ def check_swin_block(cls):
     C, nh, M = 8, 2, 4
     g = torch.Generator().manual_seed(7)
     for s in (0, 2):
-        mine, error = _build(cls, lambda c: c(C, nh, M, s, 3 * C))
+        mine, error = _module_or_error(cls, lambda c: c(C, nh, M, s, 3 * C))
         if error is not None:
             return error
         reference = _perturbed(lambda: SwinBlock(C, nh, M, s, 3 * C), seed=8)
