@@ -265,3 +265,86 @@ def test_swin_refuses_a_block_that_is_not_a_module_class():
 def test_without_kept_pieces_the_course_swin_pieces_are_used(notebook, capsys):
     assert yours.piece("SwinBlock") is helpers.windows.SwinBlock
     assert capsys.readouterr().out == "The course's SwinBlock: yours has not passed check_swin_block yet.\n"
+
+
+MODEL = '''
+from helpers.vit import patchify
+
+
+class MySwin(nn.Module):
+    def __init__(self, config, block, merging):
+        super().__init__()
+        c, d = config, config.d_model
+        self.config = c
+        self.patch_embed = nn.Linear(c.channels * c.patch_size ** 2, d)
+        self.patch_norm = nn.LayerNorm(d)
+        self.stages, self.merges = nn.ModuleList(), nn.ModuleList()
+        counted = 0
+        for s, (depth, heads) in enumerate(zip(c.depths, c.num_heads)):
+            on = [((counted if ACROSS else 0) + j) % 2 if SHIFTS == "alternate" else SHIFTS == "all"
+                  for j in range(depth)]
+            shifts = [int(o) * (c.window_size // 2) for o in on]
+            counted += depth
+            self.stages.append(nn.ModuleList(
+                block(d, heads, c.window_size, shift, c.mlp_ratio * d) for shift in shifts))
+            if s < len(c.depths) - 1 or MERGE_LAST:
+                self.merges.append(merging(d))
+                d = 2 * d if DOUBLE else d
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, c.num_classes)
+
+    def forward(self, images, need_weights=False):
+        c = self.config
+        side = c.image_size // c.patch_size
+        x = self.patch_embed(patchify(images, c.patch_size))
+        x = (self.patch_norm(x) if PATCH_NORM else x).view(len(images), side, side, -1)
+        all_weights = []
+        for s, blocks in enumerate(self.stages):
+            for block in blocks:
+                x, weights = block(x, need_weights=need_weights)
+                all_weights.append(weights)
+            if s < len(c.depths) - 1:
+                x = self.merges[s](x)
+        x = self.norm(x) if FINAL_NORM else x
+        pooled = x.mean(dim=(1, 2)) if MEAN else x[:, 0, 0]
+        return self.head(pooled), (all_weights if need_weights else None)
+'''
+
+MODEL_RIGHT = dict(SHIFTS="alternate", ACROSS=False, MERGE_LAST=False, DOUBLE=True,
+                   PATCH_NORM=True, FINAL_NORM=True, MEAN=True)
+
+
+def test_check_swin_passes_the_solution_and_it_trains_as_the_piece(notebook, capsys):
+    notebook.update(MODEL_RIGHT)
+    notebook_cell(MODEL, notebook)
+    result = exercises.check_swin(notebook["MySwin"])
+    assert result.passed, result.message
+    capsys.readouterr()
+    MySwin = yours.piece("Swin")
+    assert capsys.readouterr().out == "Your Swin (it passed check_swin).\n"
+    config = SwinConfig(image_size=8, patch_size=2, d_model=8, depths=(2, 2), num_heads=(2, 2),
+                        window_size=2)
+    torch.manual_seed(0)
+    mine = MySwin(config, block=yours.piece("SwinBlock"), merging=yours.piece("PatchMerging"))
+    course = Swin(config)
+    course.load_state_dict(mine.state_dict())
+    images = torch.randn(3, 1, 8, 8)
+    assert torch.allclose(mine(images)[0], course(images)[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("change, words", [
+    (dict(SHIFTS="none"), "No block shifts"),
+    (dict(SHIFTS="all"), "Every block shifts"),
+    (dict(ACROSS=True), "run on across the stages"),
+    (dict(PATCH_NORM=False), "did not use it: normalise the embedded patches"),
+    (dict(FINAL_NORM=False), "apply self.norm"),
+    (dict(MEAN=False), "no class token"),
+    (dict(MERGE_LAST=True), "not after the last one"),
+    (dict(DOUBLE=False), "the width doubles"),
+])
+def test_check_swin_names_the_mistake(notebook, change, words):
+    notebook.update(MODEL_RIGHT)
+    notebook.update(change)
+    notebook_cell(MODEL, notebook)
+    result = exercises.check_swin(notebook["MySwin"])
+    assert not result.passed and words in result.message, result.message

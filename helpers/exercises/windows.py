@@ -454,3 +454,136 @@ def check_swin_block(cls):
             return error
     return Check(True, "Your Swin block matches the course's, forward and backward, with "
                        "and without the shift: pre-norm, two residuals.")
+
+
+# -- the whole model: MySwin (the piece "Swin") -------------------------------------------
+def _swin_config():
+    from helpers.windows import SwinConfig
+    # a 8x8 grid of patches in stage 1 and 4x4 in stage 2, both larger than M = 2, so that
+    # every shifted block shifts; depths (3, 2) so that a shift counted across stages shows
+    return SwinConfig(image_size=16, patch_size=2, channels=1, num_classes=3, d_model=8,
+                      depths=(3, 2), num_heads=(2, 2), window_size=2, mlp_ratio=2)
+
+
+def _swin_variants(ref, images):
+    """The usual mistakes of assembling a Swin, as outputs of ``ref``'s weights."""
+    import dataclasses
+
+    from helpers.vit import patchify
+    from helpers.windows import Swin
+    c = ref.config
+
+    def forward(model, patch_norm=True, final_norm=True, pool="mean"):
+        side = c.image_size // c.patch_size
+        x = model.patch_embed(patchify(images, c.patch_size))
+        x = (model.patch_norm(x) if patch_norm else x).view(len(images), side, side, -1)
+        for s, blocks in enumerate(model.stages):
+            for block in blocks:
+                x = block(x)[0]
+            if s < len(model.merges):
+                x = model.merges[s](x)
+        x = model.norm(x) if final_norm else x
+        return model.head(x.mean(dim=(1, 2)) if pool == "mean" else x[:, 0, 0])
+
+    def rebuilt(shifts_of_stage):
+        other = Swin(dataclasses.replace(c, shifted=False))
+        other.load_state_dict(ref.state_dict())
+        for blocks, shifts in zip(other.stages, shifts_of_stage):
+            for block, shift in zip(blocks, shifts):
+                block.attn.shift = (shift, shift)
+        return other.eval()
+
+    half, counted = c.window_size // 2, 0
+    across = []  # the shifts if j counted the blocks of all stages together
+    for depth in c.depths:
+        across.append([((counted + j) % 2) * half for j in range(depth)])
+        counted += depth
+    return {
+        "No block shifts its windows: block j of each stage shifts by (j % 2) * (M // 2), so "
+        "that windows talk to each other.": rebuilt([[0] * d for d in c.depths])(images)[0],
+        "Every block shifts: only every second block does (shift 0, then M // 2, then 0...).":
+            rebuilt([[half] * d for d in c.depths])(images)[0],
+        "Your shifts run on across the stages: count the blocks from 0 again in each stage "
+        "(block j of a stage shifts by (j % 2) * (M // 2)).": rebuilt(across)(images)[0],
+        "You made patch_norm but did not use it: normalise the embedded patches before the "
+        "first stage.": forward(ref, patch_norm=False),
+        "You made the final norm but did not use it: apply self.norm before the mean over "
+        "patches.": forward(ref, final_norm=False),
+        "You read the first patch: Swin has no class token; take the mean over all the "
+        "patches of the last map, x.mean(dim=(1, 2)).": forward(ref, pool="first"),
+    }
+
+
+def _swin_state_error(mine, reference):
+    """A Check naming the missing, unexpected and misshaped parameters, or None."""
+    have = {n: tuple(t.shape) for n, t in mine.state_dict().items()}
+    want = {n: tuple(t.shape) for n, t in reference.state_dict().items()}
+    if have == want:
+        return None
+    if not have:
+        return Check(False, "Not done yet: your Swin has no parameters.")
+    missing, extra = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    misshaped = [f"{n} {have[n]} (expected {want[n]})" for n in want
+                 if n in have and have[n] != want[n]]
+    parts = [f"{label}: {', '.join(names[:4])}{' ...' if len(names) > 4 else ''}"
+             for label, names in (("missing", missing), ("unexpected", extra),
+                                  ("misshaped", misshaped)) if names]
+    hint = ""
+    if any(n.startswith(f"merges.{len(reference.merges)}.") for n in extra):
+        hint = " Patch merging goes between the stages, not after the last one."
+    elif misshaped:
+        hint = " After each patch merging the width doubles: d = 2 * d."
+    return Check(False, f"Your Swin's parameters differ from the course's ({'; '.join(parts)})."
+                        f" Use the names patch_embed, patch_norm, stages (a ModuleList of "
+                        f"ModuleLists of blocks), merges, norm and head.{hint}")
+
+
+@builds("Swin", "helpers.windows:Swin")
+def check_swin(cls):
+    """Exercise: ``class MySwin(nn.Module)``, built as ``cls(config, block=..., merging=...)``
+    from a SwinConfig and the classes of the blocks and of patch merging, with
+    ``patch_embed``, ``patch_norm``, ``stages``, ``merges``, ``norm`` and ``head`` (the names
+    of helpers.windows.Swin), and ``forward(images, need_weights=False)`` -> (logits
+    (B, classes), the blocks' weights or None). Compared with the course's Swin on the same
+    weights (built from the course's SwinBlock and PatchMerging), forward and backward."""
+    from helpers.windows import PatchMerging, Swin, SwinBlock
+    config = _swin_config()
+    mine, error = _module_or_error(cls, lambda c: c(config, block=SwinBlock,
+                                                    merging=PatchMerging))
+    if error is not None:
+        return error
+    reference = _perturbed(lambda: Swin(config), seed=10)
+    error = _swin_state_error(mine, reference)
+    if error is not None:
+        return error
+    mine.load_state_dict(reference.state_dict())
+    mine.eval()
+    images = torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(11))
+    got, error = _call(mine, images, "on 16x16 images")
+    if error is not None:
+        return error
+    if not (isinstance(got, tuple) and len(got) == 2):
+        return Check(False, "forward must return a pair (logits, weights), as the course's "
+                            "models do (weights None unless need_weights=True).")
+    expected = reference(images)[0]
+    with torch.no_grad():
+        result = _diagnose(got, expected, _swin_variants(reference, images), "")
+    if not result:
+        return result
+    grad = torch.randn(expected.shape, generator=torch.Generator().manual_seed(12))
+    (got[0] * grad).sum().backward()
+    (expected * grad).sum().backward()
+    mine_params = dict(mine.named_parameters())
+    for name, p in reference.named_parameters():
+        if mine_params[name].grad is None or not torch.allclose(mine_params[name].grad,
+                                                                p.grad, atol=1e-5):
+            return Check(False, f"The logits are right, but the gradient of {name} is not "
+                                "(is something detached?).")
+    _, weights = mine(images, need_weights=True)
+    blocks = sum(config.depths)
+    if not (isinstance(weights, list) and len(weights) == blocks):
+        return Check(False, f"With need_weights=True, return the list of every block's "
+                            f"weights ({blocks} blocks), as the course's Swin does.")
+    return Check(True, "Your Swin matches the course's, forward and backward: patch "
+                       "embedding, stages of alternately shifted blocks, merging between "
+                       "them, the final norm and the mean over patches.")
