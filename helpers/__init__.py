@@ -81,7 +81,7 @@ from helpers.vit import (
 )
 from helpers.visualisation import plot_attention, plot_history
 from helpers.widgets import (
-    AttentionExplorer, ViTExplorer, MaskLab, PositionExplorer, ReceptiveFieldExplorer,
+    AttentionExplorer, ChatBox, ViTExplorer, MaskLab, PositionExplorer, ReceptiveFieldExplorer,
     SamplingExplorer, SoftLookupExplorer, figure_to_png,
 )
 from helpers.windows import (
@@ -93,7 +93,7 @@ from helpers.windows import (
 
 __all__ = [
     "AttentionExplorer", "Augmented", "BPETokenizer", "BertConfig", "BertEmbeddings",
-    "ByteLevelBPE", "ClaimFailed", "DecoderBlock", "Encoder", "EncoderBlock",
+    "ByteLevelBPE", "ChatBox", "ClaimFailed", "DecoderBlock", "Encoder", "EncoderBlock",
     "EncoderBlockWithWeights", "EncoderConfig", "EncoderDecoder", "Flashcards", "GGUFRow",
     "GPT", "GPTBlock", "GPTConfig", "GroupedQueryAttention", "History", "KVCache", "LayerNorm",
     "LearnedPositions", "Llama", "LlamaBlock", "LlamaConfig", "MLP", "MappingRow", "MaskLab",

@@ -53,3 +53,31 @@ def test_vit_explorer_labels_fit_and_rollout_disables_the_heads(lab, page, tmp_p
                            timeout=10_000)
     page.screenshot(path=str(tmp_path / "jupyterlab-09-rollout.png"))
     assert page.evaluate(NULL_TITLES) == [], 'a control says title="null"'
+
+
+def test_notebook_12_chat_answers_and_top_p_redraws(lab, page, tmp_path):
+    """Issue 21: in notebook 12 a learner types a question into the ChatBox and reads
+    SmolLM2's answer (loaded into the course's block), and the sampling explorer's top-p
+    slider redraws the picture."""
+    url, token = lab
+    run_all_cells(page, url, token, "12_modern_small_llm.ipynb")
+    box = page.locator(".widget-text input").first
+    box.scroll_into_view_if_needed()
+    box.fill("What is the capital of France?")
+    page.locator("button.widget-button", has_text="ask").first.click()
+    page.wait_for_function("""() => [...document.querySelectorAll('.course-chat')]
+        .some(el => el.textContent.includes('Paris'))""", timeout=60_000)
+    page.screenshot(path=str(tmp_path / "jupyterlab-12-chat.png"))
+    assert box.input_value() == "", "the question box is emptied once the answer is shown"
+    handle, readout = slider(page, "top-p")
+    explorer = page.locator(".widget-vbox", has=page.locator(".widget-label", has_text="top-p"))
+    image = explorer.last.locator(".widget-image").first  # the innermost box: the explorer
+    before = image.get_attribute("src")
+    handle.scroll_into_view_if_needed()
+    handle.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowLeft")
+    from test_browser import wait_for_new_picture
+    wait_for_new_picture(page, image, before, tmp_path, "moving top-p")
+    assert float(readout.inner_text()) < 1.0
+    assert page.evaluate(NULL_TITLES) == [], 'a control says title="null"'

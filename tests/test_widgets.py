@@ -110,6 +110,52 @@ def test_sampling_explorer_reacts_to_every_control():
     assert explorer.seed == 1 and explorer.image.value != png
 
 
+def test_sampling_explorer_top_p_reaches_both_callbacks():
+    from helpers.generation import top_p_filter
+    from helpers.widgets import SamplingExplorer
+
+    logits, calls = torch.tensor([2.0, 1.0, 0.0, -1.0]), []
+
+    def distribution(t, k, top_p=None):
+        calls.append(top_p)
+        z = logits / t
+        return torch.softmax(top_p_filter(z, top_p) if top_p else z, 0)
+
+    explorer = SamplingExplorer(distribution, lambda t, k, seed, top_p=None: [f"p={top_p}"],
+                                list("abcd"), top_p=True)
+    assert calls[-1] is None  # at 1.0 the slider cuts nothing
+    png = explorer.image.value
+    explorer.controls["top_p"].value = 0.5  # 2.0 alone holds 64%: only "a" is kept
+    assert calls[-1] == 0.5 and explorer.shown[1:].sum() == 0 and explorer.image.value != png
+    assert "top_p" not in SamplingExplorer(lambda t, k: torch.full((2,), 0.5),
+                                           lambda t, k, s: [""], "ab").controls
+
+
+def test_chat_box_asks_and_keeps_the_conversation():
+    from helpers.widgets import ChatBox
+
+    asked = []
+
+    def answer(question, temperature):
+        asked.append((question, temperature))
+        return f"<{question.upper()}>"
+
+    chat = ChatBox(answer, name="SmolLM2")
+    assert "Ask SmolLM2 something" in chat.conversation.value
+    chat.ask_button.click()  # an empty box: no call, a hint
+    assert asked == [] and "Type a question" in chat.conversation.value
+    chat.question.value = "  what is 2 + 2?  "
+    chat.temperature.value = 0.5
+    chat.ask_button.click()
+    assert asked == [("what is 2 + 2?", 0.5)] and chat.question.value == ""
+    assert "&lt;WHAT IS 2 + 2?&gt;" in chat.conversation.value  # escaped, not read as a tag
+    assert chat.ask("and 3 + 3?") == "<AND 3 + 3?>"
+    assert chat.conversation.value.count("<b>You:</b>") == 2 and not chat.ask_button.disabled
+    assert chat._repr_mimebundle_()["text/plain"].startswith("You: what is 2 + 2?")
+    with pytest.raises(TypeError, match="answer must be a function"):
+        ChatBox("Paris")
+
+
 def test_vit_explorer_changes_picture_with_head_layer_and_rollout():
     from helpers.widgets import ViTExplorer
 
@@ -192,7 +238,7 @@ def test_vit_explorer_disables_the_controls_that_change_nothing():
 
 def _every_explorer():
     from helpers.widgets import (
-        MaskLab, PositionExplorer, ReceptiveFieldExplorer, SamplingExplorer, ViTExplorer,
+        ChatBox, MaskLab, PositionExplorer, ReceptiveFieldExplorer, SamplingExplorer, ViTExplorer,
     )
 
     weights = torch.softmax(torch.randn(2, 2, 12, 17, 17), -1)  # (N, L, H, T, T)
@@ -202,6 +248,9 @@ def _every_explorer():
         MaskLab([["the", "cat", "sat"]]),
         PositionExplorer({"sinusoidal": torch.rand(6, 6), "padding + causal": torch.rand(6, 6)}),
         SamplingExplorer(lambda t, k: torch.full((3,), 1 / 3), lambda t, k, s: ["abc"], "abc"),
+        SamplingExplorer(lambda t, k, top_p: torch.full((3,), 1 / 3),
+                         lambda t, k, s, top_p: ["abc"], "abc", top_p=True),
+        ChatBox(lambda question, temperature: "an answer"),
         ViTExplorer(torch.rand(2, 1, 8, 8), weights, pos_embed=torch.randn(17, 8)),
         ReceptiveFieldExplorer(grid=4, window_size=2, num_blocks=2),
     ]

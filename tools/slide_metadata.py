@@ -62,6 +62,8 @@ OVERRIDES = {
     # The start page is a map of the course, not a lecture: its progress table is
     # personal.
     "00_start_here": {"**Your progress**": "skip", "print(helpers.progress_report())": "skip"},
+    # The sampling explorer's set-up is long and its picture tall: a slide of its own.
+    "12_modern_small_llm": {"import textwrap": "subslide"},
 }
 
 

@@ -11,7 +11,8 @@ One module per explorer, each naming its notebook:
 - ``attention``: AttentionExplorer (02, 04, 06, 07, 11)
 - ``mask_lab``: MaskLab (03)
 - ``positions``: PositionExplorer (05)
-- ``sampling``: SamplingExplorer (08)
+- ``sampling``: SamplingExplorer (08, 12)
+- ``chat``: ChatBox (12), a question box rather than a picture
 - ``vit``: ViTExplorer (09)
 - ``receptive_field``: ReceptiveFieldExplorer (10)
 - ``_base``: what they share (the picture, the control row, the layout for a 1280×720
@@ -19,6 +20,7 @@ One module per explorer, each naming its notebook:
 """
 from helpers.widgets._base import figure_to_png
 from helpers.widgets.attention import AttentionExplorer
+from helpers.widgets.chat import ChatBox
 from helpers.widgets.mask_lab import MaskLab
 from helpers.widgets.positions import PositionExplorer
 from helpers.widgets.receptive_field import ReceptiveFieldExplorer
@@ -27,6 +29,6 @@ from helpers.widgets.soft_lookup import SoftLookupExplorer
 from helpers.widgets.vit import ViTExplorer
 
 __all__ = [
-    "AttentionExplorer", "MaskLab", "PositionExplorer", "ReceptiveFieldExplorer",
+    "AttentionExplorer", "ChatBox", "MaskLab", "PositionExplorer", "ReceptiveFieldExplorer",
     "SamplingExplorer", "SoftLookupExplorer", "ViTExplorer", "figure_to_png",
 ]
