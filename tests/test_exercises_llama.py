@@ -206,3 +206,63 @@ def test_the_checks_say_not_done_for_a_missing_class():
     for check in (exercises.check_gqa_module, exercises.check_llama_block):
         assert "Not done yet" in check(None).message
     assert "Not done yet" in exercises.check_llama_modules(None, None).message
+
+
+ENCODE = '''
+import math
+from helpers.byte_bpe import bytes_to_unicode, pre_tokenize
+
+byte_char = bytes_to_unicode()
+
+
+def my_encode(text):
+    ids = []
+    for piece in (tokenizer.split_special(text) if SPECIAL else [text]):
+        if SPECIAL and piece in tokenizer.special:
+            ids.append(tokenizer.token_to_id[piece])
+            continue
+        for word in (pre_tokenize(piece) if WORDS else [piece]):
+            units = word.encode("utf-8") if UTF8 else [ord(c) for c in word if ord(c) < 256]
+            symbols = [(byte_char[b] if ALPHABET else chr(b)) for b in units]
+            while len(symbols) >= 2:
+                pairs = list(zip(symbols, symbols[1:]))
+                if BY_RANK:
+                    best = min(pairs, key=lambda p: ranks.get(p, math.inf))
+                else:
+                    best = next((p for p in pairs if p in ranks), None)
+                if best not in ranks:
+                    break
+                i = pairs.index(best)
+                symbols[i:i + 2] = [best[0] + best[1]]
+            ids += [tokenizer.token_to_id[s] for s in symbols]
+    return ids
+'''
+
+ENCODE_RIGHT = dict(SPECIAL=True, WORDS=True, UTF8=True, ALPHABET=True, BY_RANK=True)
+
+
+@pytest.fixture(scope="module")
+def smollm2_tokenizer():
+    from helpers.byte_bpe import ByteLevelBPE
+    from helpers.llama import gguf_path, read_gguf
+
+    metadata, _ = read_gguf(gguf_path())
+    ranks = {tuple(m.split(" ")): r for r, m in enumerate(metadata["tokenizer.ggml.merges"])}
+    return ByteLevelBPE.from_gguf(metadata), ranks
+
+
+@pytest.mark.parametrize("change, passed, words", [
+    ({}, True, "SmolLM2's ids on all 5 texts"),
+    (dict(SPECIAL=False), False, "Cut the special tokens out first"),
+    (dict(WORDS=False), False, "Pre-tokenize each piece into words"),
+    (dict(UTF8=False), False, "to UTF-8 bytes first"),
+    (dict(BY_RANK=False), False, "the pair of lowest rank"),
+    (dict(ALPHABET=False), False, "GPT-2's printable alphabet"),
+])
+def test_check_byte_level_encode(smollm2_tokenizer, change, passed, words):
+    tokenizer, ranks = smollm2_tokenizer
+    namespace = {"__name__": "__main__", "tokenizer": tokenizer, "ranks": ranks,
+                 **ENCODE_RIGHT, **change}
+    exec(textwrap.dedent(ENCODE), namespace)
+    result = exercises.check_byte_level_encode(namespace["my_encode"], tokenizer)
+    assert result.passed is passed and words in result.message, result.message

@@ -398,3 +398,81 @@ def check_llama_block(cls):
         return error
     return Check(True, "Your Llama block matches the course's, forward and backward: "
                        "pre-norm with RMSNorm, grouped-query attention with RoPE, SwiGLU.")
+
+
+# -- the tokenizer: notebook 08's merge loop, grown into SmolLM2's byte-level BPE -------------
+ENCODE_TEXTS = ["What is the capital of France?", "<|im_start|>user\nHi there!<|im_end|>\n",
+                "naïve café, déjà vu", "def f(x):\n    return x ** 2  # 3.14",
+                "Tokenisation splits words   apart."]
+
+
+def _encode_variant(tokenizer, text, *, special=True, words=True, utf8=True, by_rank=True):
+    """SmolLM2's encode, or one of the usual mistakes (each switch off is one)."""
+    from helpers.byte_bpe import bytes_to_unicode, pre_tokenize
+    byte_char = bytes_to_unicode()
+    ranks = {(tokenizer.tokens[a], tokenizer.tokens[b]): r for (a, b), r in tokenizer.rank.items()}
+    ids = []
+    for piece in (tokenizer.split_special(text) if special else [text]):
+        if special and piece in tokenizer.special:
+            ids.append(tokenizer.token_to_id[piece])
+            continue
+        for word in (pre_tokenize(piece) if words else [piece]):
+            units = word.encode("utf-8") if utf8 else [ord(c) for c in word if ord(c) < 256]
+            symbols = [byte_char[b] for b in units]
+            while len(symbols) >= 2:
+                pairs = list(zip(symbols, symbols[1:]))
+                known = [p for p in pairs if p in ranks]
+                if not known:
+                    break
+                best = min(known, key=ranks.get) if by_rank else known[0]
+                i = pairs.index(best)
+                symbols[i:i + 2] = [best[0] + best[1]]
+            ids += [tokenizer.token_to_id[s] for s in symbols]
+    return ids
+
+
+def check_byte_level_encode(encode, tokenizer):
+    """Exercise: ``encode(text)`` -> SmolLM2's token ids: special tokens cut out whole, the
+    rest pre-tokenized into words, each word's UTF-8 bytes written in GPT-2's printable
+    alphabet and merged, the pair of lowest rank first, until no pair is a merge. Compared
+    with ``tokenizer.encode`` (the course's, which equals ``tokenizers``') on five texts."""
+    if encode is None or not callable(encode):
+        return Check(False, "Not done yet: define your encode function and pass it.")
+    if not all(hasattr(tokenizer, name) for name in ("encode", "split_special", "rank")):
+        return Check(False, f"Pass SmolLM2's tokenizer as the second argument (from "
+                            f"load_smollm2), got {type(tokenizer).__name__}.")
+    mistakes = {
+        "Cut the special tokens out first (tokenizer.split_special): <|im_start|> is one id "
+        "of its own, not the pieces of its characters.": dict(special=False),
+        "Pre-tokenize each piece into words first (pre_tokenize): merges never cross a word's "
+        "edge, so ' the' and 'cat' stay apart.": dict(words=False),
+        "Encode each word to UTF-8 bytes first (word.encode('utf-8')): 'é' is two bytes, and "
+        "the alphabet maps bytes, not characters.": dict(utf8=False),
+        "Merge the pair of lowest rank (the oldest merge) among all pairs present, not the "
+        "first mergeable pair from the left.": dict(by_rank=False),
+    }
+    for text in ENCODE_TEXTS:
+        right = tokenizer.encode(text)
+        try:
+            got = encode(text)
+        except KeyError as error:
+            return Check(False, f"On {text!r}: KeyError {error}: that string is not in the "
+                                "vocabulary. Write each byte in GPT-2's printable alphabet "
+                                "(bytes_to_unicode(): the space byte is 'Ġ'), and look up "
+                                "only what the merges built.")
+        except Exception as error:  # the learner's function: any error is theirs to see
+            return Check(False, f"On {text!r}: {type(error).__name__}: {error}")
+        if got is None:
+            return Check(False, "Not done yet: your function returned None. Return the ids.")
+        if not isinstance(got, (list, tuple)) or not all(isinstance(i, int) for i in got):
+            return Check(False, f"Return a list of ints (token ids), got {type(got).__name__}.")
+        if list(got) == right:
+            continue
+        for message, switches in mistakes.items():
+            if list(got) == _encode_variant(tokenizer, text, **switches):
+                return Check(False, f"On {text!r}: {message}")
+        return Check(False, f"On {text!r}: {len(got)} ids, expected {len(right)}: "
+                            f"{tokenizer.pieces(right)[:8]}... — compare with yours, "
+                            f"{[tokenizer.tokens[i] for i in got[:8] if 0 <= i < len(tokenizer.tokens)]}...")
+    return Check(True, f"Your encode gives SmolLM2's ids on all {len(ENCODE_TEXTS)} texts: "
+                       "notebook 08's merge loop, with special tokens, words and bytes.")
