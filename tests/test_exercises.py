@@ -885,6 +885,8 @@ class _Additive(torch.nn.Module):
             return weights.detach() @ v, weights
         if self.mistake == "tensor":
             return weights @ v
+        if self.mistake == "no weights":
+            return weights @ v, None
         return weights @ v, weights
 
 
@@ -901,6 +903,7 @@ def _additive(mistake=None, **kwargs):
     (_additive("no broadcast"), False, "unsqueeze(-2)"),
     (_additive("detached"), False, "gradient of W_q"),
     (_additive("tensor"), False, "Return a pair"),
+    (_additive("no weights"), False, "the weights you return are not"),
     (type("Empty", (torch.nn.Module,), {"__init__": lambda self, *a: torch.nn.Module.__init__(self)}),
      False, "no parameters"),
     (_additive(__init__=lambda self, *a: _Additive.__init__(self, *a, bias=True)), False,

@@ -131,7 +131,8 @@ def check_additive_attention(cls):
     result = _diagnose(got, expected.detach(), mistakes, "")
     if not result:
         return result
-    if not torch.allclose(got[1].detach(), weights.detach(), atol=1e-5):
+    if not isinstance(got[1], torch.Tensor) or got[1].shape != weights.shape \
+            or not torch.allclose(got[1].detach(), weights.detach(), atol=1e-5):
         return Check(False, "Your output is right but the weights you return are not: return "
                             "the softmax of the scores, (..., T, S).")
     grad = torch.randn(expected.shape, generator=g)
