@@ -66,3 +66,24 @@ def test_the_flashcard_cell_runs_on_its_own(path):
                     ast.ImportFrom)) for a in n.names}
         used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
         assert used <= imported | set(dir(__builtins__)), f"{source!r} needs {used - imported}"
+
+
+def _stored_text(path):
+    """Every text a stored notebook shows in its outputs (streams, text/plain, text/html)."""
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        for output in cell.get("outputs", []):
+            parts = [output.get("text", "")] + [output.get("data", {}).get(kind, "")
+                                                 for kind in ("text/plain", "text/html")]
+            yield from ("".join(p) if isinstance(p, list) else p for p in parts)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_stored_outputs_show_no_path_of_the_machine_that_ran_them(path):
+    """A fresh clone shows the learner's own paths (~/.local/share/...), not the temporary
+    folder or the home of the machine that stored the outputs: tools/run_notebooks.py runs
+    each notebook in an empty home."""
+    home = str(Path.home())
+    leaks = sorted({m.group(0) for text in _stored_text(path)
+                    for m in re.finditer(r"(/tmp/|/var/folders/|[A-Z]:\\\\Users\\\\)\S*", text)}
+                   | {home for text in _stored_text(path) if home != "/" and home in text})
+    assert not leaks, f"stored outputs show local paths: {leaks}"

@@ -8,8 +8,9 @@
 The README's table of run times comes from this script. Each notebook runs in its own
 process, so the peak memory reported is that of the notebook's kernel alone (sampled with
 psutil, tools/peak_memory.py: the same on Linux, macOS and Windows). Each notebook runs
-with an empty progress folder, as on a fresh clone, so the stored outputs never show the
-maintainer's own kept pieces.
+in an empty home folder, as on a fresh clone: the stored outputs never show the
+maintainer's own progress or kept pieces, and the start page shows the default progress
+path (~/.local/share/transformers-course/), not a temporary one.
 """
 import argparse
 import json
@@ -62,9 +63,14 @@ def main() -> int:
     failed = 0
     for path in paths:
         cmd = [sys.executable, __file__, "--child", str(path)] + (["--write"] if args.write else [])
-        with tempfile.TemporaryDirectory(prefix="course-run-progress-") as progress:
-            # A fresh clone's state: no progress, no kept pieces (never the maintainer's own).
-            env = dict(os.environ, COURSE_PROGRESS=os.path.join(progress, "progress.json"))
+        with tempfile.TemporaryDirectory(prefix="course-run-home-") as home:
+            # A fresh clone's state: no progress, no kept pieces (never the maintainer's own),
+            # in an empty home, so that the start page shows the default progress path
+            # (~/.local/share/...) as a learner's machine does, not a temporary folder.
+            env = {k: v for k, v in os.environ.items()
+                   if k not in ("COURSE_PROGRESS", "XDG_DATA_HOME")}
+            env.update(HOME=home, MPLCONFIGDIR=env.get("MPLCONFIGDIR")  # keep the font cache
+                       or str(Path.home() / ".cache" / "matplotlib"))
             result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
         if result.returncode != 0:
             failed += 1
