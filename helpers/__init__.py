@@ -26,7 +26,7 @@ Importing the package also sets matplotlib's defaults to the course's figure sty
 (helpers/style.py): figures as wide as the notebook column, text legible when projected.
 """
 from helpers import exercises, yours
-from helpers.attention import SelfAttention, scaled_dot_product_attention
+from helpers.attention import AdditiveAttention, SelfAttention, scaled_dot_product_attention
 from helpers.bpe import BPETokenizer, merge, pair_counts
 from helpers.byte_bpe import ByteLevelBPE, bytes_to_unicode, library_tokenizer, pre_tokenize
 from helpers.decoder import (
@@ -92,7 +92,7 @@ from helpers.windows import (
 )
 
 __all__ = [
-    "AttentionExplorer", "Augmented", "BPETokenizer", "BertConfig", "BertEmbeddings",
+    "AdditiveAttention", "AttentionExplorer", "Augmented", "BPETokenizer", "BertConfig", "BertEmbeddings",
     "ByteLevelBPE", "ChatBox", "ClaimFailed", "DecoderBlock", "Encoder", "EncoderBlock",
     "EncoderBlockWithWeights", "EncoderConfig", "EncoderDecoder", "Flashcards", "GGUFRow",
     "GPT", "GPTBlock", "GPTConfig", "GroupedQueryAttention", "History", "KVCache", "LayerNorm",

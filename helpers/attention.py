@@ -1,4 +1,5 @@
-"""Scaled dot-product attention, from the formula, and a single learned attention head.
+"""Scaled dot-product attention, from the formula, a single learned attention head, and
+the additive attention that came before it (notebook 01).
 
     Attention(Q, K, V) = softmax(Q Kᵀ / √d_k) V
 
@@ -101,3 +102,30 @@ class SelfAttention(nn.Module):
 
     def extra_repr(self) -> str:
         return f"d_model={self.d_model}, d_k={self.d_k}, d_v={self.d_v}"
+
+
+class AdditiveAttention(nn.Module):
+    """Additive (Bahdanau, 2015) attention: the score of query q_t and key k_s is a small
+    network, e_ts = w · tanh(W_q q_t + W_k k_s); then the softmax over the keys and the
+    weighted sum of the values, as in the dot-product form.
+
+    q: (..., T, d_q)   k: (..., S, d_k)   v: (..., S, d_v)
+    returns out (..., T, d_v) and weights (..., T, S). It builds a (..., T, S, hidden)
+    tensor, which is why the scaled dot product (one matrix product) replaced it.
+    """
+
+    def __init__(self, d_q: int, d_k: int, hidden: int):
+        super().__init__()
+        for name, n in (("d_q", d_q), ("d_k", d_k), ("hidden", hidden)):
+            if not isinstance(n, int) or n < 1:
+                raise ValueError(f"{name} must be a positive int, got {n!r}")
+        self.W_q = nn.Linear(d_q, hidden, bias=False)
+        self.W_k = nn.Linear(d_k, hidden, bias=False)
+        self.w = nn.Linear(hidden, 1, bias=False)
+
+    def forward(self, q, k, v):
+        check_width("q", q, self.W_q.in_features, "(..., T, d_q)")
+        check_width("k", k, self.W_k.in_features, "(..., S, d_k)")
+        hidden = torch.tanh(self.W_q(q).unsqueeze(-2) + self.W_k(k).unsqueeze(-3))  # (..., T, S, h)
+        weights = self.w(hidden).squeeze(-1).softmax(dim=-1)  # (..., T, S)
+        return weights @ v, weights

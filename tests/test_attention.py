@@ -186,3 +186,23 @@ def test_self_attention_checks_dtypes_and_types():
         attn(torch.randn(2, 3, 8, dtype=torch.float64))
     with pytest.raises(TypeError, match=r"context must be a floating-point tensor, got dtype torch.int64"):
         attn(torch.randn(2, 3, 8), torch.ones(2, 3, 8, dtype=torch.long))
+
+
+def test_additive_attention_is_the_bahdanau_formula_and_names_bad_widths():
+    from helpers.attention import AdditiveAttention
+
+    torch.manual_seed(0)
+    attn = AdditiveAttention(4, 5, 7)
+    q, k, v = torch.randn(2, 3, 4), torch.randn(2, 6, 5), torch.randn(2, 6, 2)
+    out, weights = attn(q, k, v)
+    W_q, W_k, w = attn.W_q.weight, attn.W_k.weight, attn.w.weight[0]
+    scores = torch.tensor([[[float(w @ torch.tanh(W_q @ q[b, t] + W_k @ k[b, s])) for s in range(6)]
+                            for t in range(3)] for b in range(2)])  # one pair at a time
+    assert torch.allclose(weights, scores.softmax(-1), atol=1e-6)
+    assert torch.allclose(out, scores.softmax(-1) @ v, atol=1e-6)
+    assert out.shape == (2, 3, 2) and [n for n, _ in attn.named_parameters()] == \
+        ["W_q.weight", "W_k.weight", "w.weight"]
+    with pytest.raises(ValueError, match="k"):
+        attn(q, torch.randn(2, 6, 4), v)
+    with pytest.raises(ValueError, match="hidden must be a positive int"):
+        AdditiveAttention(4, 5, 0)

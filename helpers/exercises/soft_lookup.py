@@ -4,6 +4,7 @@ import math
 import torch
 
 from helpers.exercises._common import Check, _diagnose, _inputs, _module_or_error
+from helpers.yours import builds
 
 
 def check_softmax(softmax):
@@ -73,6 +74,7 @@ def _additive_by_loops(W_q, W_k, w, q, k, v):
     return weights @ v, weights
 
 
+@builds("AdditiveAttention", "helpers.attention:AdditiveAttention")
 def check_additive_attention(cls):
     """Exercise: ``class MyAdditiveAttention(nn.Module)``, built as ``cls(d_q, d_k, hidden)``
     with ``W_q`` (d_q -> hidden), ``W_k`` (d_k -> hidden) and ``w`` (hidden -> 1), linear
