@@ -195,7 +195,7 @@ def test_additive_attention_is_the_bahdanau_formula_and_names_bad_widths():
     attn = AdditiveAttention(4, 5, 7)
     q, k, v = torch.randn(2, 3, 4), torch.randn(2, 6, 5), torch.randn(2, 6, 2)
     out, weights = attn(q, k, v)
-    W_q, W_k, w = attn.W_q.weight, attn.W_k.weight, attn.w.weight[0]
+    W_q, W_k, w = attn.W_q.weight.detach(), attn.W_k.weight.detach(), attn.w.weight[0].detach()
     scores = torch.tensor([[[float(w @ torch.tanh(W_q @ q[b, t] + W_k @ k[b, s])) for s in range(6)]
                             for t in range(3)] for b in range(2)])  # one pair at a time
     assert torch.allclose(weights, scores.softmax(-1), atol=1e-6)
