@@ -452,16 +452,18 @@ def load_gguf_state(model: Llama, tensors: dict, rows=None) -> Llama:
     return model
 
 
-def load_smollm2(path=None, gguf=None, block=None) -> tuple:
+def load_smollm2(path=None, gguf=None, block=None, llama=None) -> tuple:
     """SmolLM2-135M-Instruct as our ``Llama`` (eval mode) and its tokenizer, from the GGUF
     file: (model, tokenizer, metadata). ``gguf``: what ``read_gguf`` returned, if the file
     has been read already (reading it takes seconds). ``block``: the blocks' class (see
-    ``Llama``; the course's ``LlamaBlock`` by default)."""
+    ``Llama``; the course's ``LlamaBlock`` by default). ``llama``: the model's class, built
+    as ``llama(config, block=block)`` with ``Llama``'s parameter names (notebook 12 passes
+    the learner's; the course's ``Llama`` by default)."""
     from helpers.byte_bpe import ByteLevelBPE
 
     metadata, tensors = gguf or read_gguf(path)
     with torch.device("meta"):  # shapes only: random initial weights would be thrown away
-        model = Llama(LlamaConfig.from_gguf(metadata), block=block)
+        model = (llama or Llama)(LlamaConfig.from_gguf(metadata), block=block or LlamaBlock)
     model = load_gguf_state(model, tensors).eval()
     return model, ByteLevelBPE.from_gguf(metadata), metadata
 

@@ -476,3 +476,173 @@ def check_byte_level_encode(encode, tokenizer):
                             f"{[tokenizer.tokens[i] for i in got[:8] if 0 <= i < len(tokenizer.tokens)]}...")
     return Check(True, f"Your encode gives SmolLM2's ids on all {len(ENCODE_TEXTS)} texts: "
                        "notebook 08's merge loop, with special tokens, words and bytes.")
+
+
+# -- Exercise 7: the whole model, assembled around the learner's block ------------------------
+_LLAMA_CONFIG = dict(vocab_size=40, d_model=24, num_layers=2, num_heads=6, num_kv_heads=2,
+                     d_ff=20, rope_base=50.0, norm_eps=1e-5, context_length=32)
+
+
+def _llama_variants(ref, idx):
+    """The course's Llama's logits for ``idx``, and those of the usual slips in assembling it."""
+    E, norm = ref.token.weight, ref.final_norm
+
+    def through(h, blocks):
+        for block in blocks:
+            h = block(h)[0]
+        return h
+
+    h = ref.token(idx)  # (B, T, C)
+    return {
+        "the final RMSNorm is missing: logits = final_norm(h) @ token.weight.T, after the "
+        "last block.": through(h, ref.blocks) @ E.T,
+        "you scaled the embeddings by √C (the 2017 Transformer and Gemma do; Llama does "
+        "not): h = token(idx).": norm(through(h * math.sqrt(E.shape[1]), ref.blocks)) @ E.T,
+        "only the first block ran: apply every block in turn, h = block(h, ...)[0].":
+            norm(through(h, ref.blocks[:1])) @ E.T,
+        "only the last block ran: h = block(h, ...)[0] for every block, each on the one "
+        "before's output.": norm(through(h, ref.blocks[-1:])) @ E.T,
+        "every block read the embeddings: each block reads the output of the one before.":
+            norm(ref.blocks[-1](h)[0]) @ E.T,
+        "the blocks' outputs were thrown away: h, w = block(h, ...), so the next block and "
+        "the final norm read the new h.": norm(h) @ E.T,
+    }
+
+
+def _llama_names_error(mine, reference):
+    have = {n: tuple(t.shape) for n, t in mine.state_dict().items()}
+    want = {n: tuple(t.shape) for n, t in reference.state_dict().items()}
+    if have == want:
+        return None
+    extra, missing = sorted(set(have) - set(want)), sorted(set(want) - set(have))
+    if not have:
+        return Check(False, "Not done yet: your model has no parameters. It holds token "
+                            "(nn.Embedding), blocks (nn.ModuleList) and final_norm.")
+    if any(n.split(".")[0] in ("lm_head", "head", "output", "unembed") for n in extra):
+        return Check(False, f"Your model has its own output layer ({', '.join(extra)}): "
+                            "SmolLM2's is tied, logits = h @ token.weight.T, with no "
+                            "parameters of its own (the file has no output.weight).")
+    if any("pos" in n for n in extra):
+        return Check(False, f"Your model has a position table ({', '.join(extra)}): Llama "
+                            "has none, RoPE rotates queries and keys inside attention.")
+    wrong = sorted(n for n in set(have) & set(want) if have[n] != want[n])
+    details = "; ".join(filter(None, [
+        f"missing {', '.join(missing[:4])}" + (" ..." if len(missing) > 4 else "") if missing else "",
+        f"extra {', '.join(extra[:4])}" + (" ..." if len(extra) > 4 else "") if extra else "",
+        f"shape of {', '.join(f'{n} {have[n]} (expected {want[n]})' for n in wrong[:3])}"
+        if wrong else ""]))
+    return Check(False, f"Your model's parameters differ from the course's Llama: {details}. "
+                        "The names are token.weight, blocks.<i>.… (your block's) and "
+                        "final_norm.weight, so that the file's tensors load into it.")
+
+
+@builds("Llama", "helpers.llama:Llama")
+def check_llama(cls):
+    """Exercise: ``class MyLlama(nn.Module)`` built as ``cls(config, block)``: ``token``
+    (nn.Embedding V -> C), ``blocks`` (config.num_layers of ``block(config)``), ``final_norm``;
+    ``hidden_states(idx, lengths=None, caches=None, need_weights=False)`` -> ([embeddings,
+    each block's output, the final norm's], weights or None) and ``forward`` -> (logits
+    (B, T, V) from the tied embedding, weights or None); ``new_caches`` and ``step`` as given.
+    Compared with helpers.llama.Llama on the same weights: logits, every hidden state, the
+    gradients (the tied matrix gets both of its uses), and generation through the cache."""
+    from helpers.llama import Llama, LlamaBlock, LlamaConfig
+    from helpers.multihead import KVCache
+
+    config = LlamaConfig(**_LLAMA_CONFIG)
+    mine, error = _module_or_error(cls, lambda c: c(config, block=LlamaBlock))
+    if error is not None:
+        return error
+    reference = _perturbed(lambda: Llama(config), seed=23)
+    error = _llama_names_error(mine, reference)
+    if error is not None:
+        return error
+    mine.load_state_dict(reference.state_dict())
+    mine.eval()
+    idx = torch.randint(0, config.vocab_size, (2, 7), generator=torch.Generator().manual_seed(24))
+    lengths = torch.tensor([7, 5])  # right-padded: row 1's last two tokens are padding
+    real = (torch.arange(7)[None, :] < lengths[:, None])[..., None]  # (B, T, 1)
+    # The real tokens never see the padding (it comes after them, and the mask is causal):
+    # what the padded positions output is read by no one, so only the real ones are compared.
+    same = lambda a, b: torch.allclose(a * real, b * real, atol=1e-5, rtol=1e-4)  # noqa: E731
+    try:
+        got = mine(idx, lengths)
+        hidden = mine.hidden_states(idx, lengths)
+    except Exception as error:  # the learner's forward: any error is theirs to see
+        return Check(False, f"Calling your model failed: {type(error).__name__}: {error}")
+    expected, _ = reference(idx, lengths)
+    expected_hidden, _ = reference.hidden_states(idx, lengths)
+    if not isinstance(got, tuple) or len(got) != 2 or not isinstance(got[0], torch.Tensor):
+        return Check(False, "forward returns a pair, (logits (B, T, V), weights or None), as "
+                            "the course's models do.")
+    logits = got[0]
+    if logits.shape != expected.shape:
+        return Check(False, f"Your logits are {shape_str(logits.shape)}; expected "
+                            f"{shape_str(expected.shape)} = (B, T, V): h (B, T, C) @ "
+                            f"token.weight.T (C, V).")
+    if not same(logits, expected):
+        with torch.no_grad():
+            for message, wrong in _llama_variants(reference, idx).items():
+                if same(logits, wrong):
+                    return Check(False, f"Your model: {message}")
+        diff = ((logits - expected) * real).abs().max().item()
+        return Check(False, f"Your logits differ from the course's Llama's (largest difference "
+                            f"{diff:.3g}) with the same weights.")
+    if not (isinstance(hidden, tuple) and len(hidden) == 2 and isinstance(hidden[0], list)):
+        return Check(False, "hidden_states returns a pair: ([embeddings, block 1's output, ..., "
+                            "the final norm's], weights or None).")
+    states = hidden[0]
+    n = config.num_layers
+    if len(states) != n + 2:
+        return Check(False, f"hidden_states gave {len(states)} tensors; with {n} blocks it "
+                            f"gives {n + 2}: the embeddings, each block's output, and the "
+                            "final norm's.")
+    for i, (a, b) in enumerate(zip(states, expected_hidden)):
+        if a.shape != b.shape or not same(a, b):
+            what = "the embeddings" if i == 0 else "the final norm's output" if i == n + 1 \
+                else f"block {i}'s output"
+            return Check(False, f"hidden_states[{i}] should be {what}; it is not.")
+    grad = torch.randn(expected.shape, generator=torch.Generator().manual_seed(25)) * real
+    (logits * grad).sum().backward()
+    (expected * grad).sum().backward()
+    mine_params = dict(mine.named_parameters())
+    for name, p in reference.named_parameters():
+        if mine_params[name].grad is None or not torch.allclose(mine_params[name].grad, p.grad,
+                                                                atol=1e-5, rtol=1e-4):
+            hint = (" It is used twice, as the embedding and (transposed) as the output "
+                    "layer: both uses must reach it (no .detach(), no copy)."
+                    if name == "token.weight" else "")
+            return Check(False, f"Your logits are right, but the gradient of {name} is not.{hint}")
+    with torch.no_grad():
+        weights = mine(idx, need_weights=True)[1]
+        want_weights = reference(idx, need_weights=True)[1]
+        if weights is None or weights.shape != want_weights.shape or \
+                not torch.allclose(weights, want_weights, atol=1e-5):
+            return Check(False, f"With need_weights=True return every block's attention "
+                                f"weights stacked, {shape_str(want_weights.shape)} = (B, N, H, "
+                                f"T, S): torch.stack(weights, dim=1); got "
+                                f"{None if weights is None else shape_str(weights.shape)}.")
+        caches = mine.new_caches()
+        if not (isinstance(caches, list) and len(caches) == n
+                and all(isinstance(c, KVCache) for c in caches)):
+            return Check(False, "new_caches is given: keep it (one KVCache per block).")
+        try:
+            steps = [mine.step(idx[:, :4], caches)] + [mine.step(idx[:, t:t + 1], caches)
+                                                       for t in range(4, 7)]
+        except Exception as error:  # the learner's forward: any error is theirs to see
+            return Check(False, f"Generating through the cache failed: {type(error).__name__}: "
+                                f"{error}. Block i gets caches[i] (None without caches).")
+        lengths_seen = [c.length for c in caches]
+        if lengths_seen != [7] * n:
+            if lengths_seen[0] == 7 * n:
+                return Check(False, "Every block wrote into the first cache: block i gets its "
+                                    "own, caches[i].")
+            return Check(False, f"After 7 tokens the caches hold {lengths_seen} tokens; each "
+                                "block must get its own cache, caches[i], and append to it.")
+        full = reference(idx)[0]
+        if not torch.allclose(torch.cat(steps, dim=1), full, atol=1e-4, rtol=1e-4):
+            return Check(False, "Through the cache, the logits of later tokens differ from the "
+                                "full forward: pass caches[i] to block i at every step (its "
+                                "attention rotates by the cache's length and appends to it).")
+    return Check(True, "Your Llama matches the course's: the tied embedding in and out, your "
+                       "blocks in turn, the final RMSNorm, every hidden state, the gradients, "
+                       "and generation through the cache.")
