@@ -2,9 +2,7 @@
 decoding and beam search. One test per named mistake: each builds the learner's code with
 that mistake and asserts that the check names it."""
 import json
-import linecache
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from helpers import exercises, yours
 from helpers.decoder import DecoderBlock, EncoderDecoder, Seq2SeqConfig
 from helpers.exercises import decoder as checks
 from helpers.generation import beam_search, greedy_decode
+from notebook_cells import notebook_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,16 +74,6 @@ class NaiveMultiHeadAttention(nn.Module):
         weights = torch.softmax(scores, dim=-1)
         return self.out_proj((weights @ v).transpose(1, 2).reshape(B, T, C)), weights
 '''
-
-
-def notebook_cell(source, namespace, number=[0]):
-    """Run ``source`` as IPython runs a cell: in __main__'s namespace, its text in linecache."""
-    number[0] += 1
-    filename = f"/tmp/ipykernel_0/decoder_{number[0]}.py"
-    source = textwrap.dedent(source)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace
 
 
 @pytest.fixture()

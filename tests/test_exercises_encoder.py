@@ -1,9 +1,7 @@
 """Notebook 06's checks of the learner's modules: MyMLP, MyEncoderBlock (the piece
 "EncoderBlock", kept and handed to helpers.Encoder) and the learning-rate schedule; one test
 per named mistake."""
-import linecache
 import math
-import textwrap
 
 import pytest
 import torch
@@ -13,6 +11,7 @@ from helpers import exercises, yours
 from helpers.encoder import Encoder, EncoderBlock, EncoderConfig
 from helpers.masks import padding_mask
 from helpers.training import learning_rate_factor
+from notebook_cells import notebook_cell
 
 BLOCK = '''
 import torch
@@ -57,16 +56,6 @@ class MyEncoderBlock(nn.Module):
             out = self.norm2(h + self.mlp(h))
         return out, weights
 '''
-
-
-def notebook_cell(source, namespace, number=[0]):
-    """Run ``source`` as IPython runs a cell: in __main__'s namespace, its text in linecache."""
-    number[0] += 1
-    filename = f"/tmp/ipykernel_06/{number[0]}.py"
-    source = textwrap.dedent(source)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace
 
 
 @pytest.fixture()

@@ -1,8 +1,6 @@
 """Notebook 08's checks for the pieces the learner writes: the GPT block and the GPT module
 (helpers.gpt), top-p filtering and the generation loop (helpers.generation). Each named
 mistake is made once, in a copy of the solution, and must be named by its check."""
-import linecache
-import textwrap
 
 import pytest
 import torch
@@ -10,6 +8,7 @@ import torch
 import helpers
 from helpers import exercises, yours
 from helpers.exercises import gpt as ex_gpt
+from notebook_cells import notebook_cell
 
 SOLUTION = '''
 import math
@@ -97,16 +96,6 @@ def my_generate(model, idx, n_new, temperature=1.0, top_k=None, top_p=None, gene
         idx = torch.cat([idx, next_token[:, None]], dim=1)  # (B, T + 1)
     return idx
 '''
-
-
-def notebook_cell(source, namespace, number=[0]):
-    """Run ``source`` as IPython runs a cell: in __main__'s namespace, its text in linecache."""
-    number[0] += 1
-    filename = f"/tmp/ipykernel_0/gpt{number[0]}.py"
-    source = textwrap.dedent(source)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace
 
 
 @pytest.fixture()

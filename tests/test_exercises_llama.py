@@ -2,7 +2,6 @@
 block is kept as a piece that helpers.llama.Llama builds from), and each named mistake is
 named. The mistakes are switched on by flags in the solution's own namespace, as a learner
 would type them."""
-import linecache
 import textwrap
 
 import pytest
@@ -10,6 +9,7 @@ import torch
 
 from helpers import exercises, yours
 from helpers.llama import Llama, LlamaBlock, LlamaConfig
+from notebook_cells import notebook_cell
 
 SOLUTIONS = '''
 import math
@@ -110,16 +110,6 @@ RIGHT = dict(CENTRED=False, EPS=True, SCALED=True, SILU_ON_UP=False, GELU=False,
              OFFSET=True, OWN_BASE=True, ROTATE_Q=True, ROTATE_K=True, APPEND=True,
              USE_MASK=True, TILED=False, SCALE=True, MERGE_TRANSPOSED=True, POST_NORM=False,
              PARALLEL=False, ATTENTION_RESIDUAL=True, NORM2=True, MLP_RESIDUAL=True)
-
-
-def notebook_cell(source, namespace, number=[0]):
-    """Run ``source`` as IPython runs a cell: in __main__'s namespace, its text in linecache."""
-    number[0] += 1
-    filename = f"/tmp/ipykernel_12/{number[0]}.py"
-    source = textwrap.dedent(source)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace
 
 
 def solutions(tmp_path, monkeypatch, **flags):

@@ -1,9 +1,7 @@
 """Notebook 12's Exercise 7: the whole Llama around the learner's block (check_llama, the
 piece ``Llama`` that load_smollm2 builds SmolLM2 from); one test per named mistake. The
 solution is read from the notebook, so the test and what the learner sees cannot drift."""
-import linecache
 import sys
-import textwrap
 from pathlib import Path
 
 import nbformat
@@ -12,6 +10,7 @@ import pytest
 from helpers import exercises, yours
 from helpers.exercises.llama import check_llama  # unrecorded: keeps nothing
 from helpers.llama import Llama
+from notebook_cells import notebook_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -27,15 +26,9 @@ SOLUTION = ("import torch\nfrom torch import nn\nfrom helpers.llama import RMSNo
             .replace("exercises.check_llama(MyLlama)", ""))
 
 
-def notebook_cell(source, number=[0]):
-    """Run ``source`` as IPython runs a cell: in __main__'s namespace, its text in linecache."""
-    number[0] += 1
-    filename = f"/tmp/ipykernel_0/llama_model_{number[0]}.py"
-    source = textwrap.dedent(source)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    namespace = {"__name__": "__main__"}
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace["MyLlama"]
+def my_llama(source):
+    """The class MyLlama that ``source``, run as a notebook cell, defines."""
+    return notebook_cell(source, {"__name__": "__main__"})["MyLlama"]
 
 
 def test_the_course_llama_passes():
@@ -45,7 +38,7 @@ def test_the_course_llama_passes():
 
 def test_the_solution_passes_and_is_kept_as_the_piece(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_PROGRESS", str(tmp_path / "progress.json"))
-    result = exercises.check_llama(notebook_cell(SOLUTION))
+    result = exercises.check_llama(my_llama(SOLUTION))
     assert result.passed, result.message
     capsys.readouterr()
     mine = yours.piece("Llama")
@@ -78,11 +71,11 @@ def test_the_solution_passes_and_is_kept_as_the_piece(tmp_path, monkeypatch, cap
 ])
 def test_each_mistake_is_named(old, new, named):
     assert old in SOLUTION, old
-    result = check_llama(notebook_cell(SOLUTION.replace(old, new)))
+    result = check_llama(my_llama(SOLUTION.replace(old, new)))
     assert not result.passed and named in result.message, result.message
 
 
 def test_the_stub_is_not_done():
     stub = _NOTEBOOK.cells[_INDEX].source.replace("exercises.check_llama(MyLlama)", "")
-    result = check_llama(notebook_cell("import torch\nfrom torch import nn\n" + stub))
+    result = check_llama(my_llama("import torch\nfrom torch import nn\n" + stub))
     assert not result.passed and "Not done yet" in result.message, result.message

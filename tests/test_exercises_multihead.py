@@ -1,23 +1,12 @@
 """Notebook 04's exercise checks: the fused q, k, v projection split into heads, the
 learner's MultiHeadAttention module (its older named mistakes: tests/test_yours.py) and the
 heads' weights on their neighbours; one test per named mistake."""
-import linecache
-import textwrap
 
 import pytest
 import torch
 
 from helpers import exercises, yours
-
-
-def notebook_cell(source, namespace, number=[0]):
-    """Run ``source`` as IPython runs a cell: in __main__'s namespace, its text in linecache."""
-    number[0] += 1
-    filename = f"/tmp/ipykernel_4/{number[0]}.py"
-    source = textwrap.dedent(source)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace
+from notebook_cells import notebook_cell
 
 
 @pytest.fixture()

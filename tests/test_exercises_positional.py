@@ -1,8 +1,6 @@
 """Notebook 05's exercise checks: RoPE's frequencies, the learner's rotary (a piece of the
 model, kept by helpers.yours) and the test of its offset-only property; one test per named
 mistake."""
-import linecache
-import textwrap
 
 import pytest
 import torch
@@ -10,16 +8,7 @@ import torch
 import helpers
 from helpers import exercises, yours
 from helpers.positional import rotary
-
-
-def notebook_cell(source, namespace, number=[0]):
-    """Run ``source`` as IPython runs a cell: in __main__'s namespace, its text in linecache."""
-    number[0] += 1
-    filename = f"/tmp/ipykernel_5/{number[0]}.py"
-    source = textwrap.dedent(source)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace
+from notebook_cells import notebook_cell
 
 
 @pytest.fixture()

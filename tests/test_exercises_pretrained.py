@@ -1,26 +1,15 @@
 """Notebook 11's exercise checks: each named mistake is named (one test per mistake), the
 right answer passes, and a passing loader is kept as the learner's piece ``load_minilm``."""
 import itertools
-import linecache
-import textwrap
 
 import pytest
 import torch
 
 from helpers import exercises, yours
 from helpers.pretrained import load_state
+from notebook_cells import notebook_cell
 
 QKV = ("query", "key", "value")
-
-
-def notebook_cell(source, namespace, number=[0]):
-    """Run ``source`` as IPython runs a cell: in __main__'s namespace, its text in linecache."""
-    number[0] += 1
-    filename = f"/tmp/ipykernel_11/{number[0]}.py"
-    source = textwrap.dedent(source)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace
 
 
 @pytest.fixture()

@@ -1,9 +1,7 @@
 """Notebook 06's Exercise 10: the learner's loop of notebook 02 grown to helpers.fit's
 interface (check_scheduled_fit, the piece ``scheduled_fit`` that notebooks 06-11 train
 with); one test per named mistake."""
-import linecache
 import sys
-import textwrap
 from pathlib import Path
 
 import nbformat
@@ -12,6 +10,7 @@ import pytest
 import helpers
 from helpers import exercises, yours
 from helpers.exercises.encoder import check_scheduled_fit  # unrecorded: keeps nothing
+from notebook_cells import notebook_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -31,16 +30,6 @@ def _solutions_in_06(*names):
 SOLUTION = ("import math\nimport torch\nfrom torch.nn import functional as F\n"
             "from tqdm.auto import tqdm\nfrom helpers.training import History\n\n"
             + _solutions_in_06("my_lr_factor", "my_scheduled_fit"))
-
-
-def notebook_cell(source, namespace, number=[0]):
-    """Run ``source`` as IPython runs a cell: in __main__'s namespace, its text in linecache."""
-    number[0] += 1
-    filename = f"/tmp/ipykernel_0/scheduled_fit_{number[0]}.py"
-    source = textwrap.dedent(source)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace
 
 
 @pytest.fixture()

@@ -1,13 +1,12 @@
 """Notebook 02's training-loop exercises: check_train_step, check_batch, check_evaluate and
 check_fit (the piece ``fit``), each named mistake with its own test, and the learner's fit
 kept and handed to later notebooks by helpers.yours."""
-import linecache
-import textwrap
 
 import pytest
 
 import helpers
 from helpers import exercises, yours
+from notebook_cells import notebook_cell
 
 SOLUTION = '''
 import torch
@@ -60,16 +59,6 @@ def my_fit(model, train, val=None, *, steps=200, lr=1e-2, batch_size=None, eval_
     model.eval()
     return history
 '''
-
-
-def notebook_cell(source, namespace, number=[0]):
-    """Run ``source`` as IPython runs a cell: in __main__'s namespace, its text in linecache."""
-    number[0] += 1
-    filename = f"/tmp/ipykernel_0/training_loop_{number[0]}.py"
-    source = textwrap.dedent(source)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace
 
 
 @pytest.fixture()

@@ -1,14 +1,13 @@
 """Notebook 09's exercises: the learner's ViT, step by step (patches, class token and
 positions, the encoder stack, the pooling, the module), each check against the course's
 code on the same weights, one test per named mistake."""
-import linecache
-import textwrap
 
 import pytest
 import torch
 
 import helpers
 from helpers import exercises, yours
+from notebook_cells import notebook_cell
 
 SOLUTION = '''
 import torch
@@ -74,16 +73,6 @@ class MyViT(nn.Module):
         x, weights = self.encoder(self.embed(images))
         return self.head(my_pool(x, self.config.pool)), weights
 '''
-
-
-def notebook_cell(source, namespace, number=[0]):
-    """Run ``source`` as IPython runs a cell: in __main__'s namespace, its text in linecache."""
-    number[0] += 1
-    filename = f"/tmp/ipykernel_9/{number[0]}.py"
-    source = textwrap.dedent(source)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace
 
 
 @pytest.fixture()

@@ -1,7 +1,5 @@
 """Notebook 10's checks of the learner's Swin pieces: the reference solutions pass (and are
 kept as pieces that helpers.Swin trains with), and each named mistake is named."""
-import linecache
-import textwrap
 
 import pytest
 import torch
@@ -11,6 +9,7 @@ from helpers import exercises, yours
 from helpers.windows import (PatchMerging, Swin, SwinConfig, WindowAttention,
                              relative_position_index, torchvision_patch_merging,
                              torchvision_window_attention)
+from notebook_cells import notebook_cell
 
 SOLUTIONS = '''
 import math
@@ -110,16 +109,6 @@ class MySwinBlock(nn.Module):
 
 RIGHT = dict(SIGN=-1, TRANSPOSED=False, MASKED=True, ROLL_BACK=True, READING_ORDER=False,
              ATTENTION_RESIDUAL=True, POST_NORM=False)
-
-
-def notebook_cell(source, namespace, number=[0]):
-    """Run ``source`` as IPython runs a cell: in __main__'s namespace, its text in linecache."""
-    number[0] += 1
-    filename = f"/tmp/ipykernel_10/{number[0]}.py"
-    source = textwrap.dedent(source)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    exec(compile(source, filename, "exec"), namespace)
-    return namespace
 
 
 @pytest.fixture()

@@ -777,7 +777,7 @@ def check_scheduled_fit(fit):
         _call(fit, _Spy(seed=7), train, steps=3, lr=lr, desc="quiet", progress=False)
     if shown.getvalue().strip():
         return Check(False, "With progress=False your fit still showed something "
-                            f"({shown.getvalue().strip()[:60]!r}): 09 trains 20 models in "
+                            f"({shown.getvalue().strip()[:60]!r}): 09 trains 24 models in "
                             "one loop, with one bar of its own.")
     return Check(True, "Your loop, grown: AdamW with the weight decay you pass, the rate of "
                        "Exercise 9 at every step (held after the warm-up without decay), "
