@@ -32,6 +32,7 @@ The reference (``transformers``' ``LlamaForCausalLM``) is imported only by
 """
 import importlib.util
 import os
+import types
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -504,9 +505,37 @@ def to_hf_state_dict(model: Llama) -> dict:
     return {k: v.detach() for k, v in state.items()}
 
 
+def _float64_throughout(reference, config: LlamaConfig):
+    """transformers computes RMSNorm and RoPE's angles in float32 whatever the model's dtype
+    (a guard for float16 and bfloat16), so a float64 model would still round like float32
+    there. For a float64 reference both stay in float64: the same formulas, no casts."""
+    def rms_norm(self, x):
+        return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.variance_epsilon))
+
+    reference.model.rotary_emb = _Float64Rotary(config.head_dim, config.rope_base)
+    for module in reference.modules():
+        if type(module).__name__ == "LlamaRMSNorm":
+            module.forward = types.MethodType(rms_norm, module)
+
+
+class _Float64Rotary(nn.Module):
+    """transformers' LlamaRotaryEmbedding (cos and sin of position × base^(-2i/D), each half
+    repeated) with the angles in float64, so that a float64 reference is float64 throughout."""
+
+    def __init__(self, head_dim: int, base: float):
+        super().__init__()
+        self.inv_freq = base ** (-torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+
+    def forward(self, x, position_ids):
+        angles = position_ids[..., None].double() * self.inv_freq.to(x.device)  # (B, T, D/2)
+        angles = torch.cat([angles, angles], dim=-1)
+        return angles.cos(), angles.sin()
+
+
 def load_reference_llama(model: Llama):
     """``transformers``' LlamaForCausalLM with the same (dequantised) weights, eval mode,
-    float32, the plain ("eager") attention. Offline; imports transformers only here."""
+    the model's dtype (float32, or float64 with RoPE's angles in float64 too), SDPA
+    attention. Offline; imports transformers only here."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from helpers._torchvision import import_torchvision
 
@@ -530,6 +559,8 @@ def load_reference_llama(model: Llama):
     reference.load_state_dict(to_hf_state_dict(model), strict=True, assign=True)
     reference.tie_weights()
     reference.model.rotary_emb = LlamaRotaryEmbedding(hf_config)  # its buffers, for real
+    if next(model.parameters()).dtype == torch.float64:
+        _float64_throughout(reference, c)
     for name, buffer in list(reference.named_buffers()):  # RoPE's inv_freq, made on meta
         if buffer.is_meta:
             raise RuntimeError(f"{name} was left on the meta device")

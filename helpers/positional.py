@@ -20,9 +20,9 @@ from torch import nn
 from helpers._checks import check_same_dtype, check_tensor, check_width, shape_str
 
 
-def _frequencies(dim: int, base: float):
+def _frequencies(dim: int, base: float, dtype=torch.float32):
     """The angle per position of each feature pair: base^(-2i/dim), i = 0..dim/2-1."""
-    return base ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim)  # (dim/2,)
+    return base ** (-torch.arange(0, dim, 2, dtype=dtype) / dim)  # (dim/2,)
 
 
 def sinusoidal_encoding(T: int, C: int, base: float = 10_000.0):
@@ -85,8 +85,9 @@ def rotary(x, base: float = 10_000.0, offset: int = 0):
     if D % 2:
         raise ValueError(f"rotary embeddings need an even width, got x of shape "
                          f"{shape_str(x.shape)}")
-    positions = torch.arange(offset, offset + T, dtype=torch.float32, device=x.device)
-    angles = positions[:, None] * _frequencies(D, base).to(x.device)  # (T, D/2)
+    dtype = torch.promote_types(x.dtype, torch.float32)  # float32, or float64 for a float64 x
+    positions = torch.arange(offset, offset + T, dtype=dtype, device=x.device)
+    angles = positions[:, None] * _frequencies(D, base, dtype).to(x.device)  # (T, D/2)
     cos, sin = angles.cos().to(x.dtype), angles.sin().to(x.dtype)
     even, odd = x[..., 0::2], x[..., 1::2]  # (..., T, D/2) each
     out = torch.empty_like(x)
