@@ -93,7 +93,8 @@ def ensure_environment() -> Path:
 def jupyter_settings(prefix: Path, default_url: str | None = None) -> None:
     """JupyterLab's settings in an environment (``prefix``: .venv, or an image's Python):
     no "get notified about Jupyter news?" pop-up over the start page and no update checks
-    (settings overrides; the learner's own settings win); with ``default_url``, the page a
+    (settings overrides; the learner's own settings win), the course's extension
+    (tools/labextension); with ``default_url``, the page a
     server opens on (a hub or Binder image: ``python3 course.py settings PREFIX``)."""
     files = {prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.json":
              {"@jupyterlab/apputils-extension:notification":
@@ -105,6 +106,14 @@ def jupyter_settings(prefix: Path, default_url: str | None = None) -> None:
         if not path.exists() or json.loads(path.read_text()) != wanted:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(wanted, indent=2) + "\n")
+    # The course's JupyterLab extension (tools/labextension: the file browser comes back
+    # after the live slides), copied where JupyterLab finds prebuilt extensions.
+    for source in (ROOT / "tools" / "labextension").rglob("*"):
+        target = prefix / "share" / "jupyter" / "labextensions" / source.relative_to(
+            ROOT / "tools" / "labextension")
+        if source.is_file() and (not target.exists() or target.read_bytes() != source.read_bytes()):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
 
 
 COMMANDS = {

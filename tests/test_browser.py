@@ -300,6 +300,7 @@ def test_live_slides_mask_lab_redraws_on_its_slide(lab, page, tmp_path):
     page.set_viewport_size({"width": 1280, "height": 720})  # a projector: the first click counts
     with_slide_metadata(tmp_path / "course" / "notebooks" / "03_masking.ipynb")
     run_all_cells(page, url, token, "03_masking.ipynb")
+    assert page.locator("#filebrowser").is_visible()  # the lecturer's file browser, before
     page.evaluate("() => { window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0; }")
     page.locator(".jp-NotebookPanel-toolbar [data-command='deck:toggle']").first.click()
     on_slide = ".jp-deck-mod-onscreen"  # the cells that deck mode shows now
@@ -317,6 +318,14 @@ def test_live_slides_mask_lab_redraws_on_its_slide(lab, page, tmp_path):
     page.locator(f"{on_slide} .widget-toggle-button", has_text="none").first.click()
     wait_for_new_picture(page, image, before, tmp_path, "clicking 'none' on the live slide")
     page.screenshot(path=str(tmp_path / "slides-live-03-mask-lab-none.png"))
+    # Leaving with Esc (the extension's key) brings back the file browser that was open
+    # before (jupyterlab-slideshow alone leaves it collapsed: tools/labextension fixes that).
+    assert page.evaluate("() => window.jupyterapp.shell.leftCollapsed")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !('jpDeckMode' in document.body.dataset)", timeout=10_000)
+    page.wait_for_function("() => !window.jupyterapp.shell.leftCollapsed", timeout=10_000)
+    page.locator("#filebrowser").wait_for(state="visible", timeout=10_000)
+    page.screenshot(path=str(tmp_path / "slides-live-03-after-esc.png"))
 
 
 # What an exported deck shows once MathJax has finished: its formulas, the error boxes

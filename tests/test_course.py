@@ -25,6 +25,24 @@ def test_no_news_pop_up_and_no_update_checks(tmp_path):
     assert not (tmp_path / "etc").exists()  # .venv: `course.py lab` passes the URL itself
 
 
+def test_the_course_extension_is_installed_where_jupyterlab_finds_it(tmp_path):
+    """jupyter_settings copies tools/labextension (the file browser after the live slides)
+    into share/jupyter/labextensions; JupyterLab's own scan lists it as a prebuilt extension
+    whose entry point exists and registers the container named in its package.json."""
+    from jupyterlab_server.config import get_federated_extensions
+
+    course.jupyter_settings(tmp_path)
+    found = get_federated_extensions([str(tmp_path / "share/jupyter/labextensions")])
+    assert list(found) == ["transformers-course-lab"]
+    build = found["transformers-course-lab"]["jupyterlab"]["_build"]
+    entry = Path(found["transformers-course-lab"]["ext_path"]) / build["load"]
+    source = entry.read_text(encoding="utf-8")
+    assert build["extension"] == "./extension" and '"./extension"' in source
+    assert 'const scope = "transformers-course-lab"' in source and "expandLeft" in source
+    course.jupyter_settings(tmp_path)  # a second run changes nothing
+    assert entry.read_text(encoding="utf-8") == source
+
+
 def test_an_image_opens_on_the_start_page(tmp_path):
     """binder/postBuild runs `course.py settings PREFIX`: a hub's or Binder's server opens
     on the start page, with the same JupyterLab settings as .venv."""
