@@ -534,7 +534,7 @@ class _Float64Rotary(nn.Module):
 
 def load_reference_llama(model: Llama):
     """``transformers``' LlamaForCausalLM with the same (dequantised) weights, eval mode,
-    the model's dtype (float32, or float64 with RoPE's angles in float64 too), SDPA
+    the model's dtype (float32, or float64 throughout: ``_float64_throughout``), SDPA
     attention. Offline; imports transformers only here."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from helpers._torchvision import import_torchvision

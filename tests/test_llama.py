@@ -78,8 +78,9 @@ def relative_error(a, b, real):
     return ((a - b) * real).abs().max().item() / (b * real).abs().max().item()
 
 
-def test_every_layer_and_the_logits_match_transformers_on_a_padded_batch(smol, reference, batch):
-    model = smol[0]
+def both_on_the_batch(model, reference, batch):
+    """Ours and transformers' on the padded batch: the (ours, theirs) pair of every layer's
+    hidden states, both logits, and the real-token mask (B, T, 1)."""
     tokens, lengths = batch
     attention_mask = (torch.arange(tokens.shape[1])[None] < lengths[:, None]).long()
     with torch.no_grad():
@@ -87,18 +88,22 @@ def test_every_layer_and_the_logits_match_transformers_on_a_padded_batch(smol, r
         logits, _ = model(tokens, lengths)
         theirs = reference(input_ids=tokens, attention_mask=attention_mask,
                            output_hidden_states=True)
-    real = attention_mask.bool()[..., None]
     # transformers' hidden_states: the embeddings, blocks 1..N-1, then the final norm's output
     assert len(theirs.hidden_states) == model.config.num_layers + 1
     pairs = list(zip(ours[:-2], theirs.hidden_states[:-1])) + [(ours[-1], theirs.hidden_states[-1])]
+    return pairs, logits, theirs.logits, attention_mask.bool()[..., None]
+
+
+def test_every_layer_and_the_logits_match_transformers_on_a_padded_batch(smol, reference, batch):
+    pairs, logits, their_logits, real = both_on_the_batch(smol[0], reference, batch)
     # From block 2 on a few features reach about 24,000 ("massive activations"), where
     # float32's spacing is 0.002: the errors are about 2e-4 absolute, 1e-6 relative.
     for layer, (a, b) in enumerate(pairs):
         assert ((a - b) * real).abs().max().item() <= 1e-3, f"layer {layer}"
         assert relative_error(a, b, real) <= 1e-5, f"layer {layer}"
-    assert ((ours[-1] - theirs.hidden_states[-1]) * real).abs().max().item() <= 1e-4
-    assert ((logits - theirs.logits) * real).abs().max().item() <= 1e-4
-    assert torch.equal((logits.argmax(-1) * real[..., 0]), theirs.logits.argmax(-1) * real[..., 0])
+    assert ((pairs[-1][0] - pairs[-1][1]) * real).abs().max().item() <= 1e-4
+    assert ((logits - their_logits) * real).abs().max().item() <= 1e-4
+    assert torch.equal((logits.argmax(-1) * real[..., 0]), their_logits.argmax(-1) * real[..., 0])
 
 
 def test_in_float64_every_layer_matches_transformers_within_1e_minus_4_absolute(smol, batch):
@@ -108,21 +113,12 @@ def test_in_float64_every_layer_matches_transformers_within_1e_minus_4_absolute(
     model = Llama(smol[0].config)
     model.load_state_dict(smol[0].state_dict())
     model = model.double()
-    reference = load_reference_llama(model)
-    tokens, lengths = batch
-    attention_mask = (torch.arange(tokens.shape[1])[None] < lengths[:, None]).long()
-    with torch.no_grad():
-        ours, _ = model.hidden_states(tokens, lengths)
-        logits, _ = model(tokens, lengths)
-        theirs = reference(input_ids=tokens, attention_mask=attention_mask,
-                           output_hidden_states=True)
-    real = attention_mask.bool()[..., None]
-    pairs = list(zip(ours[:-2], theirs.hidden_states[:-1])) + [(ours[-1], theirs.hidden_states[-1])]
+    pairs, logits, their_logits, real = both_on_the_batch(model, load_reference_llama(model), batch)
     assert max((b * real).abs().max().item() for _, b in pairs) > 20_000  # the massive ones
     for layer, (a, b) in enumerate(pairs):
         assert a.dtype == b.dtype == torch.float64
         assert ((a - b) * real).abs().max().item() <= 1e-4, f"layer {layer}"
-    assert ((logits - theirs.logits) * real).abs().max().item() <= 1e-4
+    assert ((logits - their_logits) * real).abs().max().item() <= 1e-4
 
 
 def test_the_padding_does_not_change_the_real_tokens(smol, batch):
