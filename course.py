@@ -127,6 +127,7 @@ COMMANDS = {
     "solved": ["tools/solved_run.py"],
     "student": ["tools/student_copies.py"],
     "slides": ["tools/slides.py"],
+    "site": ["tools/build_site.py"],
     "progress": ["-c", "import sys; from helpers.report import progress_command; sys.exit(progress_command(sys.argv[1:]))"],
 }
 
@@ -148,6 +149,8 @@ def main(argv) -> int:
               "in student/"
               "\n      python3 course.py slides [03 ...]      reveal.js slides that open offline, "
               "in slides/"
+              "\n      python3 course.py site                 the course website (every notebook with "
+              "its outputs, search, light and dark), in site/"
               "\n      python3 course.py settings PREFIX      JupyterLab settings and the start page "
               "for an image's Python (binder/postBuild)")
         return 2
