@@ -51,11 +51,6 @@ WIDGET_NOTE = ("*An interactive widget: it runs in JupyterLab (`python3 course.p
                "not on this page.*")
 
 
-def alt_of(metadata) -> str | None:
-    """A cell's alt text, as tools/apply_alt_text.py stores it (myst-nb reads the same key)."""
-    return (metadata.get("mystnb", {}).get("image", {}) or {}).get("alt")
-
-
 def details_to_directive(text: str) -> str:
     def directive(match):
         summary = " ".join(html.unescape(re.sub(r"<[^>]+>", "", match[1])).split())
@@ -87,7 +82,7 @@ def flashcard_markdown(notebook_number: str | None) -> str:
             + items)
 
 
-def stage_notebook(notebook: dict, stem: str) -> dict:
+def stage_notebook(notebook: dict, stem: str, pages=()) -> dict:
     """The notebook as the website shows it (see the module's docstring)."""
     notebook["metadata"].pop("widgets", None)  # no widget manager from a CDN
     cells = []
@@ -122,7 +117,6 @@ def stage_notebook(notebook: dict, stem: str) -> dict:
                           "id": f"{cell.get('id', 'cell')}-site-note", "source": note})
     notebook["cells"] = cells
     if stem == START:  # the sidebar: every page in course order
-        pages = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb") if p.stem != START)
         toctree = "\n".join(["```{toctree}", ":hidden:", ":maxdepth: 1", "", *pages,
                              "teaching", "```"])
         cells.append({"cell_type": "markdown", "metadata": {}, "id": "site-toctree",
@@ -130,15 +124,17 @@ def stage_notebook(notebook: dict, stem: str) -> dict:
     return notebook
 
 
-def stage(source: Path) -> list[Path]:
+def stage(source: Path, notebooks: Path = NOTEBOOKS) -> list[Path]:
     """Write the notebooks, the diagrams and the lecturer's page to ``source``."""
     if source.exists():
         shutil.rmtree(source)
     source.mkdir(parents=True)
     shutil.copytree(ROOT / "fig", source / "fig")
     written = []
-    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
-        notebook = stage_notebook(json.loads(path.read_text(encoding="utf-8")), path.stem)
+    paths = sorted(notebooks.glob("[0-9][0-9]_*.ipynb"))
+    pages = [p.stem for p in paths if p.stem != START]
+    for path in paths:
+        notebook = stage_notebook(json.loads(path.read_text(encoding="utf-8")), path.stem, pages)
         target = source / ("index.ipynb" if path.stem == START else path.name)
         target.write_text(json.dumps(notebook, indent=1, ensure_ascii=False), encoding="utf-8")
         written.append(target)
@@ -150,13 +146,13 @@ def stage(source: Path) -> list[Path]:
     return written
 
 
-def build(out: Path, source: Path, quiet=True) -> dict:
+def build(out: Path, source: Path, quiet=True, notebooks: Path = NOTEBOOKS) -> dict:
     """Stage, run Sphinx, copy MathJax; return {"seconds", "warnings", "pages"}."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import slides  # tools/slides.py: the same offline MathJax as the slides
 
     start = time.monotonic()
-    stage(source)
+    stage(source, notebooks)
     if out.exists():
         shutil.rmtree(out)
     log = source.parent / f"{source.name}-sphinx.log"
@@ -182,9 +178,11 @@ def main(argv=None) -> int:
                         help="where to write the website (default: site/, git-ignored)")
     parser.add_argument("--stage", type=Path, default=ROOT / ".cache" / "site-source",
                         help="where to stage the notebooks for Sphinx")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS,
+                        help="the folder of notebooks to show (default: notebooks/)")
     parser.add_argument("--verbose", action="store_true", help="Sphinx's own progress")
     args = parser.parse_args(argv)
-    result = build(args.out, args.stage, quiet=not args.verbose)
+    result = build(args.out, args.stage, quiet=not args.verbose, notebooks=args.notebooks)
     for warning in result["warnings"]:
         print(warning, file=sys.stderr)
     print(f"{len(result['pages'])} pages in {args.out}/ in {result['seconds']:.0f} s "
