@@ -1,10 +1,31 @@
 """Reusable pieces of the Transformer course, one concept per module.
 
-Shapes use fixed letters everywhere in this package:
+The notation card, one meaning per letter: this package's docstrings, comments and shape
+comments and every notebook use it (the start page, notebooks/00, shows the same card;
+tests/test_notation.py keeps the two equal):
 
-    B batch        T query length    S key/value length   C model width
-    H heads        D head width      V vocabulary
-    N patches of an image, each P x P pixels (the ViT paper's names)
+    B       batch: sequences (or images) in a batch
+    T       query length: tokens in a sequence
+    S       key/value length (S = T in self-attention)
+    C       model width, d_model
+    H       heads
+    D       head width, C/H: the paper's d_k (and d_v)
+    V       vocabulary size
+    L       layers (blocks)
+    n       examples in a data set
+    t, s    positions: a query's t < T, a key's s < S
+    τ       softmax temperature
+    R       image side in pixels: an R×R image
+    C_in    image channels (1 grey, 3 colour)
+    P       patch side in pixels
+    G       patches per side of a grid, R/P
+    N       patches of an image, G²
+    M       window side in patches (Swin)
+
+So √d_k in softmax(QKᵀ/√d_k)V is √D (√C for a single head of full width). An image is
+(B, C_in, R, R); a Swin feature map of patches is (B, G, G, C), channels last. Code keeps
+PyTorch's own names where it has them (``head_dim``, ``num_layers``; ``H, W`` for the
+rows and columns of an image or map, which may be non-square).
 
 The mask convention, stated once for the whole package:
 
@@ -33,7 +54,8 @@ from helpers.decoder import (
     DecoderBlock, EncoderDecoder, Seq2SeqConfig, copy_decoder_block_to_torch,
 )
 from helpers.encoder import (
-    Encoder, EncoderBlock, EncoderConfig, LayerNorm, MLP, copy_encoder_block_to_torch,
+    Encoder, EncoderBlock, EncoderConfig, LayerNorm, MLP, ReviewClassifier,
+    copy_encoder_block_to_torch,
 )
 from helpers.flashcards import Flashcards, load_cards
 from helpers.generation import (

@@ -82,8 +82,8 @@ class EncoderDecoder(nn.Module):
     src: (B, S) token ids, tgt: (B, T) token ids (starting with a begin-of-sequence token),
     both at most ``config.max_len`` long
     -> logits (B, T, tgt_vocab). With need_weights=True the attention weights of every layer
-    are kept in ``self.weights``: 'encoder' (B, N, H, S, S), 'self' (B, N, H, T, T),
-    'cross' (B, N, H, T, S); without, those entries are None (the fast path, for training).
+    are kept in ``self.weights``: 'encoder' (B, L, H, S, S), 'self' (B, L, H, T, T),
+    'cross' (B, L, H, T, S); without, those entries are None (the fast path, for training).
     With ``config.rope`` both the encoder's and the decoder's self-attention use RoPE (on
     top of the learned positions).
 

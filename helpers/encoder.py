@@ -23,7 +23,7 @@ class EncoderConfig:
     d_model: int = 32  # C, the width of every token's vector
     num_heads: int = 4  # H; each head has width d_model / num_heads
     d_ff: int = 128  # the MLP's hidden width (4 x d_model, as in the paper)
-    num_layers: int = 2  # N blocks (6 in both 2017 models; BERT-base 12, BERT-large 24)
+    num_layers: int = 2  # L blocks (6 in both 2017 models; BERT-base 12, BERT-large 24)
     norm_first: bool = True  # pre-norm (True) or post-norm (False)
     rope: bool = False  # rotary position embeddings inside attention
     norm_eps: float = 1e-5  # the LayerNorms' epsilon (BERT's checkpoints use 1e-12)
@@ -98,10 +98,10 @@ class EncoderBlock(nn.Module):
 
 
 class Encoder(nn.Module):
-    """N encoder blocks (plus a final LayerNorm when pre-norm, as in GPT-2).
+    """L encoder blocks (plus a final LayerNorm when pre-norm, as in GPT-2).
 
     x: (B, T, C) -> out (B, T, C), and with need_weights=True the weights of every layer
-    and head (B, N, H, T, T), ready for ``AttentionExplorer`` (else None: the fast path).
+    and head (B, L, H, T, T), ready for ``AttentionExplorer`` (else None: the fast path).
 
     block: the class of the blocks, built as ``block(config)``; default the course's
     ``EncoderBlock``. Another class (the learner's from notebook 06,
@@ -133,7 +133,7 @@ class Encoder(nn.Module):
                                      f"{type(block).__name__}.forward takes (x, mask)")
                 x, weights = block(x, mask)
             all_weights.append(weights)
-        stacked = torch.stack(all_weights, dim=1) if need_weights else None  # (B, N, H, T, T)
+        stacked = torch.stack(all_weights, dim=1) if need_weights else None  # (B, L, H, T, T)
         return self.final_norm(x), stacked  # (B, T, C)
 
 

@@ -1,6 +1,6 @@
 """A decoder-only, GPT-style language model (notebook 08).
 
-Token embeddings plus learned positions, N pre-norm blocks of causal self-attention and
+Token embeddings plus learned positions, L pre-norm blocks of causal self-attention and
 an MLP, a final LayerNorm, and an unembedding that reuses the token embedding matrix
 (tied weights): logits = h @ Eᵀ. The model predicts the next token at every position.
 Sampling from it (``generate``, ``sample_next``, ``top_k_filter``) lives in
@@ -32,7 +32,7 @@ class GPTConfig:
     block_size: int = 64  # the context window: the most tokens the model can see
     d_model: int = 64  # C
     num_heads: int = 4  # H
-    num_layers: int = 2  # N
+    num_layers: int = 2  # L
     d_ff: int = 256
 
 
@@ -54,7 +54,7 @@ class GPTBlock(nn.Module):
 
 class GPT(nn.Module):
     """idx (B, T) token ids -> logits (B, T, V) for the next token, and the weights
-    (B, N, H, T, S) if need_weights=True, else None (the fast path, for training).
+    (B, L, H, T, S) if need_weights=True, else None (the fast path, for training).
 
     caches: a list with one ``KVCache`` per block (``model.new_caches()``); each call then
     only processes the new tokens and attends to everything cached before. ``step`` does

@@ -11,7 +11,7 @@ here:
     biases in every Linear                 no biases anywhere
 
     h = E[ids]                              # (B, T, C), no position table
-    h = h + Attention(RMSNorm(h))  x N      # causal, RoPE on q and k, grouped keys/values
+    h = h + Attention(RMSNorm(h))  x L      # causal, RoPE on q and k, grouped keys/values
     h = h + SwiGLU(RMSNorm(h))
     logits = RMSNorm(h) @ Eᵀ                # tied unembedding, as in notebook 08
 
@@ -57,7 +57,7 @@ class LlamaConfig:
 
     vocab_size: int = 49152  # V, byte-level BPE tokens
     d_model: int = 576  # C
-    num_layers: int = 30  # N blocks
+    num_layers: int = 30  # L blocks
     num_heads: int = 9  # H query heads (head width D = 64)
     num_kv_heads: int = 3  # key/value heads, each shared by H / num_kv_heads query heads
     d_ff: int = 1536  # SwiGLU's hidden width
@@ -206,7 +206,7 @@ class LlamaBlock(nn.Module):
 
 
 class Llama(nn.Module):
-    """idx (B, T) token ids -> logits (B, T, V), and the attention weights (B, N, H, T, S)
+    """idx (B, T) token ids -> logits (B, T, V), and the attention weights (B, L, H, T, S)
     if need_weights, else None: the interface of notebook 08's ``GPT``, so that
     ``helpers.generation.generate`` drives it (``new_caches``, ``step``).
 
@@ -243,8 +243,8 @@ class Llama(nn.Module):
         return hidden[-1] @ self.token.weight.T, weights  # (B, T, V): tied unembedding
 
     def hidden_states(self, idx, lengths=None, caches=None, need_weights=False):
-        """[embeddings, block 1's output, ..., block N's output, final norm] (N + 2 tensors
-        (B, T, C)), and the weights (B, N, H, T, S) or None."""
+        """[embeddings, block 1's output, ..., block L's output, final norm] (L + 2 tensors
+        (B, T, C)), and the weights (B, L, H, T, S) or None."""
         past = self._check(idx, caches)
         B, T = idx.shape
         mask = None

@@ -74,10 +74,10 @@ class SinusoidalPositions(nn.Module):
 
 
 def rotary(x, base: float = 10_000.0, offset: int = 0):
-    """Rotate each feature pair (x[2i], x[2i+1]) of the token at position p by p·ω_i.
+    """Rotate each feature pair (x[2i], x[2i+1]) of the token at position t by t·ω_i.
 
-    x: (..., T, D) with D even: queries or keys, per head. Rotating q at position m and k
-    at position n gives q·k that depends on m - n only: attention sees offsets.
+    x: (..., T, D) with D even: queries or keys, per head. Rotating q at position t and k
+    at position s gives q·k that depends on t - s only: attention sees offsets.
     ``offset`` is the position of the first token.
     """
     check_tensor("x", x, min_dim=2)

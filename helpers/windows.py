@@ -1,21 +1,20 @@
 """Windowed attention and shifted windows: the Swin Transformer (Liu et al., 2021).
 
-Used by notebook 10. A feature map of H×W patches, each a vector of width C, is stored
-channels last, (B, H, W, C), as in the paper and in torchvision. It is cut into
-non-overlapping M×M windows and attention runs inside each window only: one layer
-computes M²·H·W weights instead of (H·W)², linear in the image size for a fixed M.
-
-Letters: here H and W are the grid's height and width in patches (the paper's names), so
-the heads are ``num_heads`` (nh in the comments); M is the window side and
-nW = (H/M)·(W/M) the number of windows of one image.
+Used by notebook 10. Letters as on the course's card (helpers/__init__.py): a feature map
+of G×G patches, each a vector of width C, is stored channels last, (B, G, G, C), as in the
+paper and in torchvision. It is cut into non-overlapping M×M windows and attention runs
+inside each window only: one layer computes M²·G² weights instead of G⁴, linear in the
+image's area for a fixed M. H is the heads; nW = (G/M)² the number of windows of one image.
+(The paper writes the map as h×w patches. The functions also take a non-square map: the
+code names its rows and columns H and W, PyTorch's names, and so calls the heads nh.)
 
     windows = window_partition(x, M)                   # (B·nW, M·M, C)
-    x       = window_reverse(windows, M, H, W)         # (B, H, W, C)
-    labels  = shift_region_labels(H, W, M, shift)      # (H, W): which piece of the roll
-    mask    = shifted_window_mask(H, W, M, shift)      # (nW, M·M, M·M), True = may attend
+    x       = window_reverse(windows, M, G, G)         # (B, G, G, C)
+    labels  = shift_region_labels(G, G, M, shift)      # (G, G): which piece of the roll
+    mask    = shifted_window_mask(G, G, M, shift)      # (nW, M·M, M·M), True = may attend
     index   = relative_position_index(M)               # (M·M, M·M) into a (2M-1)² table
-    out, w  = WindowAttention(C, nh, M, shift)(x)      # W-MSA (shift 0), SW-MSA (shift M/2)
-    y       = PatchMerging(C)(x)                       # (B, H/2, W/2, 2C)
+    out, w  = WindowAttention(C, H, M, shift)(x)      # W-MSA (shift 0), SW-MSA (shift M/2)
+    y       = PatchMerging(C)(x)                       # (B, G/2, G/2, 2C)
     logits, w = Swin(SwinConfig())(images)             # a tiny Swin classifier
 
 The parameter names are torchvision's (``qkv``, ``proj``, ``relative_position_bias_table``,
@@ -37,7 +36,7 @@ from helpers.vit import _import_torchvision_models, check_images, patchify
 # --------------------------------------------------------------------------- checks
 
 def check_feature_map(name: str, x, channels: int | None = None, *, floating: bool = True) -> None:
-    """``x`` must be a (B, H, W, C) tensor, channels last; C checked if given."""
+    """``x`` must be a (B, G, G, C) tensor, channels last; C checked if given."""
     check_tensor(name, x, floating=floating)
     if x.dim() != 4:
         hint = f"; for one map use {name}[None]" if x.dim() == 3 else ""
@@ -74,7 +73,7 @@ def _check_grid(H: int, W: int, M: int, *, divisible: bool = True) -> None:
 def window_partition(x, window_size: int):
     """Cut a feature map into non-overlapping M×M windows, each a sequence of M·M tokens.
 
-    x (B, H, W, C) -> (B·nW, M·M, C), windows in reading order (left to right, then top
+    x (B, G, G, C) -> (B·nW, M·M, C), windows in reading order (left to right, then top
     to bottom), tokens inside a window in reading order too. Any dtype (it only moves
     numbers). Example: a 4×4 grid with M = 2 gives 4 windows; window 0 holds the tokens at
     (0, 0), (0, 1), (1, 0), (1, 1).
@@ -84,12 +83,12 @@ def window_partition(x, window_size: int):
     M = window_size
     _check_grid(H, W, M)
     x = x.view(B, H // M, M, W // M, M, C)  # (B, rows of windows, M, cols of windows, M, C)
-    x = x.permute(0, 1, 3, 2, 4, 5)  # (B, H/M, W/M, M, M, C): the two window axes first
+    x = x.permute(0, 1, 3, 2, 4, 5)  # (B, G/M, G/M, M, M, C): the two window axes first
     return x.reshape(B * (H // M) * (W // M), M * M, C)  # (B·nW, M·M, C)
 
 
 def window_reverse(windows, window_size: int, H: int, W: int):
-    """The inverse of ``window_partition``: (B·nW, M·M, C) -> (B, H, W, C)."""
+    """The inverse of ``window_partition``: (B·nW, M·M, C) -> (B, G, G, C)."""
     check_tensor("windows", windows, floating=False)
     M = window_size
     _check_grid(H, W, M)
@@ -98,9 +97,9 @@ def window_reverse(windows, window_size: int, H: int, W: int):
         raise ValueError(f"windows must be (B·nW, M·M, C) with nW = {nW} windows of "
                          f"M·M = {M * M} tokens for a {H}x{W} grid, got {shape_str(windows.shape)}")
     B, C = windows.shape[0] // nW, windows.shape[-1]
-    x = windows.view(B, H // M, W // M, M, M, C)  # (B, H/M, W/M, M, M, C)
-    x = x.permute(0, 1, 3, 2, 4, 5)  # (B, H/M, M, W/M, M, C)
-    return x.reshape(B, H, W, C)  # (B, H, W, C)
+    x = windows.view(B, H // M, W // M, M, M, C)  # (B, G/M, G/M, M, M, C)
+    x = x.permute(0, 1, 3, 2, 4, 5)  # (B, G/M, M, G/M, M, C)
+    return x.reshape(B, H, W, C)  # (B, G, G, C)
 
 
 def shift_region_labels(H: int, W: int, window_size: int, shift):
@@ -165,13 +164,13 @@ def attention_weight_counts(H: int, W: int, window_size: int) -> tuple[int, int]
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside M×M windows (W-MSA), shifted by ``shift`` (SW-MSA).
 
-    x (B, H, W, C) -> out (B, H, W, C), and the weights (B, nW, nh, M·M, M·M) if
+    x (B, G, G, C) -> out (B, G, G, C), and the weights (B, nW, H, M·M, M·M) if
     need_weights, else None (PyTorch's fused kernel, for training). A grid that M does not
     divide is padded with zeros at the bottom and right, as in torchvision; the padding
     takes part in attention and is cut off again. A shift is skipped along a side that
     is one window long (nothing to shift), as in torchvision.
 
-    scores = q kᵀ / √D + B_rel, with B_rel from a learned (2M-1)² × nh table (the relative
+    scores = q kᵀ / √D + B_rel, with B_rel from a learned (2M-1)² × H table (the relative
     position bias); the shifted-window mask blocks pairs from different pieces of the roll.
     """
 
@@ -192,10 +191,10 @@ class WindowAttention(nn.Module):
         self.attn_weights = None
 
     def relative_position_bias(self):
-        """The bias added to every window's scores: (nh, M·M, M·M)."""
+        """The bias added to every window's scores: (H, M·M, M·M)."""
         M2 = self.window_size ** 2
         bias = self.relative_position_bias_table[self.relative_position_index.flatten()]
-        return bias.view(M2, M2, self.num_heads).permute(2, 0, 1)  # (nh, M·M, M·M)
+        return bias.view(M2, M2, self.num_heads).permute(2, 0, 1)  # (H, M·M, M·M)
 
     def forward(self, x, need_weights=False):
         check_feature_map("x", x, self.d_model)
@@ -211,22 +210,22 @@ class WindowAttention(nn.Module):
         windows = window_partition(x, M)  # (B·nW, M·M, C)
         nW = windows.shape[0] // B
         qkv = self.qkv(windows).view(B, nW, M * M, 3, nh, D)
-        q, k, v = qkv.permute(3, 0, 1, 4, 2, 5)  # 3 x (B, nW, nh, M·M, D)
-        bias = self.relative_position_bias()  # (nh, M·M, M·M)
+        q, k, v = qkv.permute(3, 0, 1, 4, 2, 5)  # 3 x (B, nW, H, M·M, D)
+        bias = self.relative_position_bias()  # (H, M·M, M·M)
         mask = shifted_window_mask(Hp, Wp, M, shift)[:, None] if any(shift) else None  # (nW, 1, M·M, M·M)
         if need_weights:  # the formula step by step, keeping the weights
-            out, weights = scaled_dot_product_attention(q, k, v, mask, bias)  # (B, nW, nh, M·M, D)
+            out, weights = scaled_dot_product_attention(q, k, v, mask, bias)  # (B, nW, H, M·M, D)
         else:  # the same maths in PyTorch's fused kernel; bias and mask as one float mask
             attn_mask = bias.to(q.dtype)
             if mask is not None:
-                attn_mask = attn_mask.masked_fill(~mask, float("-inf"))  # (nW, nh, M·M, M·M)
+                attn_mask = attn_mask.masked_fill(~mask, float("-inf"))  # (nW, H, M·M, M·M)
             out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask), None
         out = out.transpose(2, 3).reshape(B * nW, M * M, C)  # (B·nW, M·M, C): heads side by side
         x = window_reverse(self.proj(out), M, Hp, Wp)  # (B, Hp, Wp, C)
         if any(shift):
             x = torch.roll(x, shifts=shift, dims=(1, 2))  # back down and right
         self.attn_weights = None if weights is None else weights.detach()
-        return x[:, :H, :W].contiguous(), weights  # (B, H, W, C)
+        return x[:, :H, :W].contiguous(), weights  # (B, G, G, C)
 
     def extra_repr(self) -> str:
         return (f"d_model={self.d_model}, num_heads={self.num_heads}, "
@@ -236,7 +235,7 @@ class WindowAttention(nn.Module):
 class PatchMerging(nn.Module):
     """Halve the grid and double the width, between Swin's stages.
 
-    x (B, H, W, C) -> (B, H/2, W/2, 2C): each 2×2 block of tokens is concatenated
+    x (B, G, G, C) -> (B, G/2, G/2, 2C): each 2×2 block of tokens is concatenated
     (4C numbers, in torchvision's order: top-left, bottom-left, top-right, bottom-right),
     normalised, and mapped to 2C by a Linear without bias. H and W must be even
     (torchvision pads an odd side with zeros; we ask for an even one).
@@ -257,14 +256,14 @@ class PatchMerging(nn.Module):
             raise ValueError(f"patch merging joins 2x2 blocks: H and W must be even, got a "
                              f"{H}x{W} grid {shape_str(x.shape)}")
         x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2],
-                       x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)  # (B, H/2, W/2, 4C)
-        return self.reduction(self.norm(x))  # (B, H/2, W/2, 2C)
+                       x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)  # (B, G/2, G/2, 4C)
+        return self.reduction(self.norm(x))  # (B, G/2, G/2, 2C)
 
 
 class SwinBlock(nn.Module):
     """A pre-norm Transformer block whose attention is (shifted-)window attention.
 
-    x (B, H, W, C) -> (B, H, W, C), weights (B, nW, nh, M·M, M·M) or None.
+    x (B, G, G, C) -> (B, G, G, C), weights (B, nW, H, M·M, M·M) or None.
     """
 
     def __init__(self, d_model: int, num_heads: int, window_size: int, shift=0, d_ff=None):
@@ -276,7 +275,7 @@ class SwinBlock(nn.Module):
 
     def forward(self, x, need_weights=False):
         a, weights = self.attn(self.norm1(x), need_weights=need_weights)
-        x = x + a  # (B, H, W, C)
+        x = x + a  # (B, G, G, C)
         return x + self.mlp(self.norm2(x)), weights
 
 
@@ -305,8 +304,8 @@ class Swin(nn.Module):
     """A tiny Swin Transformer: patch embedding, stages of window blocks with patch merging
     in between, a final LayerNorm, the mean over patches and a linear head.
 
-    images (B, C, H, W) -> logits (B, classes), and a list with every block's weights
-    (B, nW, nh, M·M, M·M) if need_weights, else None. No absolute positions: the relative
+    images (B, C_in, R, R) -> logits (B, classes), and a list with every block's weights
+    (B, nW, H, M·M, M·M) if need_weights, else None. No absolute positions: the relative
     position bias inside each window is the only place information.
 
     ``block`` and ``merging`` are the classes of the blocks and of patch merging (the
@@ -354,16 +353,16 @@ class Swin(nn.Module):
         check_images("images", images, c.channels, c.patch_size, c.image_size)
         check_same_dtype("images", images, self)
         B, side = images.shape[0], c.image_size // c.patch_size
-        x = self.patch_embed(patchify(images, c.patch_size))  # (B, N, d)
-        x = self.patch_norm(x).view(B, side, side, -1)  # (B, H, W, d)
+        x = self.patch_embed(patchify(images, c.patch_size))  # (B, N, C)
+        x = self.patch_norm(x).view(B, side, side, -1)  # (B, G, G, C)
         all_weights = []
         for s, blocks in enumerate(self.stages):
             for block in blocks:
-                x, weights = block(x, need_weights=need_weights)  # (B, H, W, d)
+                x, weights = block(x, need_weights=need_weights)  # (B, G, G, C)
                 all_weights.append(weights)
             if s < len(self.merges):
                 x = self.merges[s](x)  # (B, H/2, W/2, 2d)
-        pooled = self.norm(x).mean(dim=(1, 2))  # (B, d)
+        pooled = self.norm(x).mean(dim=(1, 2))  # (B, C)
         return self.head(pooled), (all_weights if need_weights else None)
 
 
@@ -400,7 +399,7 @@ def torchvision_patch_merging(ours: PatchMerging):
 
 def window_connections(grid: int, window_size: int, shift=0):
     """Which tokens one window-attention layer lets exchange information: (N, N) bool,
-    N = grid², True where token i may attend to token j (same window, same region)."""
+    N = G² with G = grid, True where token i may attend to token j (same window, same region)."""
     check_positive_int("grid", grid)
     M = window_size
     _check_grid(grid, grid, M)
@@ -418,7 +417,7 @@ def window_connections(grid: int, window_size: int, shift=0):
 def receptive_field(grid: int, window_size: int, num_blocks: int, shifted: bool = True):
     """Which input patches each output patch can depend on, block after block.
 
-    Returns (num_blocks + 1, N, N) bool with N = grid²: entry [b, i, j] is True when,
+    Returns (num_blocks + 1, N, N) bool with N = G², G = grid: entry [b, i, j] is True when,
     after b blocks of window attention (alternating shift 0 and M // 2 if ``shifted``),
     patch i's output can depend on patch j's input. Block 0 is the identity.
     """

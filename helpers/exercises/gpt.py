@@ -6,7 +6,7 @@ from helpers.yours import builds
 
 
 def check_temperature(apply_temperature):
-    """Exercise: ``apply_temperature(logits, t)`` -> probabilities softmax(logits / t)."""
+    """Exercise: ``apply_temperature(logits, tau)`` -> probabilities softmax(logits / τ)."""
     logits = torch.tensor([[2.0, 1.0, 0.0, -1.0]])
     t = 0.5
     mistakes = {

@@ -618,7 +618,7 @@ def check_llama(cls):
         if weights is None or weights.shape != want_weights.shape or \
                 not torch.allclose(weights, want_weights, atol=1e-5):
             return Check(False, f"With need_weights=True return every block's attention "
-                                f"weights stacked, {shape_str(want_weights.shape)} = (B, N, H, "
+                                f"weights stacked, {shape_str(want_weights.shape)} = (B, L, H, "
                                 f"T, S): torch.stack(weights, dim=1); got "
                                 f"{None if weights is None else shape_str(weights.shape)}.")
         caches = mine.new_caches()

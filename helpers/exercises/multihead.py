@@ -232,12 +232,12 @@ def check_qkv_heads(qkv_heads):
 
 
 def check_offset_weights(offset_weights):
-    """Exercise: ``offset_weights(weights)``: attention weights (N, H, T, T) (rows are
+    """Exercise: ``offset_weights(weights)``: attention weights (n, H, T, T) (rows are
     queries, columns keys; the sequence wraps around) -> (H, 3): each head's mean weight
     from a token on its left neighbour, on itself and on its right neighbour."""
-    N, H, T = 3, 2, 5
+    n, H, T = 3, 2, 5
     g = torch.Generator().manual_seed(7)
-    weights = torch.softmax(torch.randn(N, H, T, T, generator=g) * 2, dim=-1)
+    weights = torch.softmax(torch.randn(n, H, T, T, generator=g) * 2, dim=-1)
     t = torch.arange(T)
 
     def table(w, left=-1, right=1):

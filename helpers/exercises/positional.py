@@ -130,7 +130,7 @@ def check_rotary(rotate):
 
 def check_rope_offset(offset_only):
     """Exercise: ``offset_only(rotate)`` -> bool: True when the scores of a query rotated to
-    position m and a key rotated to position n depend on m - n only. It must say True for
+    position t and a key rotated to position s depend on t - s only. It must say True for
     the course's rotary and False for rotations that leak the positions themselves."""
     from helpers.positional import rotary
 

@@ -82,8 +82,8 @@ _V, _T = 5, 4
 
 def _task(n, seed):
     g = torch.Generator().manual_seed(seed)
-    X = torch.randint(0, _V, (n, _T), generator=g)  # (N, T)
-    return X, (X + 1) % _V  # (N, T)
+    X = torch.randint(0, _V, (n, _T), generator=g)  # (n, T)
+    return X, (X + 1) % _V  # (n, T)
 
 
 class _Spy(torch.nn.Module):
@@ -149,7 +149,7 @@ def _call(function, *args, **kwargs):
     return None, Check(False, f"Calling your function failed: {kind}: {text}")
 
 
-def _cross_entropy(logits, Y):  # logits (N, T, V), Y (N, T)
+def _cross_entropy(logits, Y):  # logits (n, T, V), Y (n, T)
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), Y.reshape(-1))
 
 
@@ -221,9 +221,9 @@ def check_train_step(train_step):
 def check_batch(batch):
     """Exercise: ``batch(X, Y, batch_size, generator)``: a random minibatch (xb, yb) of
     ``batch_size`` examples, drawn with ``generator``, the labels still those of xb."""
-    N = 50
-    X = torch.arange(N)[:, None].repeat(1, 3)  # (N, 3): example i is [i, i, i]
-    Y = torch.arange(N) + 1000  # (N,): its label is i + 1000
+    n = 50
+    X = torch.arange(n)[:, None].repeat(1, 3)  # (n, 3): example i is [i, i, i]
+    Y = torch.arange(n) + 1000  # (n,): its label is i + 1000
 
     def draw(seed, global_seed):
         torch.manual_seed(global_seed)
@@ -248,7 +248,7 @@ def check_batch(batch):
                             "Draw one index tensor and use it for both: X[idx], Y[idx].")
     if torch.equal(xb[:, 0], torch.arange(8)):
         return Check(False, "That is the first batch_size examples, every time: draw random "
-                            "indices, torch.randint(0, N, (batch_size,), generator=generator).")
+                            "indices, torch.randint(0, n, (batch_size,), generator=generator), n = len(X).")
     if not torch.equal(again[0], xb):
         return Check(False, "The same generator gave a different batch after the global "
                             "seed changed: draw with generator=generator, so that training "
@@ -293,9 +293,9 @@ def check_evaluate(evaluate):
     if isinstance(loss, torch.Tensor) or isinstance(accuracy, torch.Tensor):
         return Check(False, "Return plain floats: loss.item(), accuracy.item().")
     with torch.no_grad():
-        logits = model.readout(model.embed(X))  # (N, T, V)
+        logits = model.readout(model.embed(X))  # (n, T, V)
         right_loss = _cross_entropy(logits, Y).item()
-        hits = logits.argmax(-1) == Y  # (N, T)
+        hits = logits.argmax(-1) == Y  # (n, T)
         right_acc = hits[Y != -100].float().mean().item()
         all_acc = hits.float().mean().item()
     if not math.isclose(float(accuracy), right_acc, abs_tol=1e-6) and \

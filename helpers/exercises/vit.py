@@ -12,7 +12,7 @@ def _grid(x, P):
 
 
 def check_patchify(patchify):
-    """Exercise: ``patchify(images, P)``, (B, C, H, W) -> (B, N, C·P·P), patches in reading
+    """Exercise: ``patchify(images, P)``, (B, C_in, R, R) -> (B, N, C_in·P·P), patches in reading
     order, each flattened channel by channel (C, P, P)."""
     P = 2
     x = torch.randn(2, 3, 4, 6, generator=torch.Generator().manual_seed(0))  # H != W on purpose
@@ -134,9 +134,9 @@ def _shape_hint(error, N):
 
 
 def check_vit_input(encoder_input):
-    """Exercise: ``encoder_input(tokens, class_token, pos_embed)``: the patch tokens (B, N, d),
-    the class token (1, 1, d) or None (pool='mean'), the position embeddings (1, T, d)
-    -> the encoder's input (B, T, d): the class token prepended to every image's tokens
+    """Exercise: ``encoder_input(tokens, class_token, pos_embed)``: the patch tokens (B, N, C),
+    the class token (1, 1, C) or None (pool='mean'), the position embeddings (1, T, C)
+    -> the encoder's input (B, T, C): the class token prepended to every image's tokens
     (T = N + 1), then the positions added."""
     tokens, class_token, pos_embed = _pieces()
     B, N, d = tokens.shape
@@ -180,8 +180,8 @@ def check_vit_input(encoder_input):
 
 
 def check_vit_pool(pool_tokens):
-    """Exercise: ``pool_tokens(x, pool)``: the encoder's output (B, T, d) -> one vector per
-    image (B, d): the class token (token 0) if pool == 'cls', the mean over the tokens if
+    """Exercise: ``pool_tokens(x, pool)``: the encoder's output (B, T, C) -> one vector per
+    image (B, C): the class token (token 0) if pool == 'cls', the mean over the tokens if
     pool == 'mean'."""
     g = torch.Generator().manual_seed(1)
     x = torch.randn(3, 5, 4, generator=g)
@@ -349,7 +349,7 @@ def _vit_config(pool="cls"):
 
 
 def _wrong_patchings(x, P):
-    """The usual wrong ways of cutting (B, C, H, W) into (B, N, C·P·P), by message."""
+    """The usual wrong ways of cutting (B, C_in, R, R) into (B, N, C_in·P·P), by message."""
     B, C, H, W = x.shape
     g, N = _grid(x, P), (H // P) * (W // P)
     return {
@@ -372,7 +372,7 @@ def _vit_mistakes(reference, x):
     B = x.shape[0]
 
     def tokens(patches, prepend=True, append=False, positions=True):
-        t = reference.patch_embed(patches)  # (B, N, d)
+        t = reference.patch_embed(patches)  # (B, N, C)
         if cls is not None and prepend:
             t = torch.cat([t, cls.expand(B, -1, -1)] if append else
                           [cls.expand(B, -1, -1), t], dim=1)
@@ -381,7 +381,7 @@ def _vit_mistakes(reference, x):
     def encode(z):
         for block in reference.encoder.blocks:
             z = block(z)[0]
-        return z  # (B, T, d), before the final norm
+        return z  # (B, T, C), before the final norm
 
     from helpers.vit import patchify
     right_patches = patchify(x, c.patch_size)
@@ -421,7 +421,7 @@ def check_vit(cls):
     """Exercise: ``class MyViT(nn.Module)``, built as ``cls(config)`` with a ``ViTConfig``, the
     parameter names of ``helpers.vit.ViT`` (patch_embed, class_token (None when
     pool='mean'), pos_embed, encoder.blocks, encoder.final_norm, head), ``embed(images)``
-    -> (B, T, d) and ``forward(images, need_weights=False)`` -> (logits (B, classes),
+    -> (B, T, C) and ``forward(images, need_weights=False)`` -> (logits (B, classes),
     weights (B, L, H, T, T)); need_weights may be ignored (the weights always returned).
 
     Compared with the course's ViT on the same weights, with pool='cls' and 'mean',

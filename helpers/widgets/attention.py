@@ -24,7 +24,7 @@ def _per_example(tokens, n, what, shape):
 class AttentionExplorer(_FigureWidget):
     """Browse attention weights: pick the example, layer, head and query token.
 
-    weights: (T, S), (H, T, S), (N, H, T, S) or (N, L, H, T, S) for N examples, L layers
+    weights: (T, S), (H, T, S), (n, H, T, S) or (n, L, H, T, S) for n examples, L layers
     and H heads, for instance ``torch.stack`` of what an attention module returned.
     query_tokens, key_tokens: one list of labels for all examples, or one list per example;
     a list shorter than T (or S) shows only that many rows (or columns), hiding padding.

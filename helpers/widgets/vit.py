@@ -16,9 +16,9 @@ class ViTExplorer(_FigureWidget):
     rollout through all layers) and a head (or their mean). Given the position embeddings,
     "show" switches to how similar one patch's position embedding is to every patch's.
 
-    images: (N, C, H, W) or (N, H, W); weights: (N, L, Hd, T, T) from ``ViT(...,
-    need_weights=True)`` with the class token first and T = 1 + grid²; titles: N labels;
-    pos_embed: optional, the ViT's E_pos, (1 + grid², d) or (1, 1 + grid², d).
+    images: (n, C_in, R, R) or (n, R, R); weights: (n, L, H, T, T) from ``ViT(...,
+    need_weights=True)`` with the class token first and T = 1 + grid²; titles: n labels;
+    pos_embed: optional, the ViT's E_pos, (1 + G², C) or (1, 1 + G², C), G = grid.
     """
 
     def __init__(self, images, weights, titles=None, *, pos_embed=None,
@@ -29,10 +29,10 @@ class ViTExplorer(_FigureWidget):
         imgs = torch.as_tensor(images).detach().float().cpu()
         w = torch.as_tensor(weights).detach().float().cpu()
         if imgs.dim() == 4:
-            imgs = imgs.mean(dim=1)  # (N, H, W): channels averaged for display
+            imgs = imgs.mean(dim=1)  # (n, R, R): channels averaged for display
         if imgs.dim() != 3 or w.dim() != 5 or w.shape[0] != imgs.shape[0]:
-            raise ValueError(f"images must be (N, C, H, W) or (N, H, W) and weights "
-                             f"(N, L, H, T, T) for the same N; got {shape_str(imgs.shape)} "
+            raise ValueError(f"images must be (n, C_in, R, R) or (n, R, R) and weights "
+                             f"(n, L, H, T, T) for the same n; got {shape_str(imgs.shape)} "
                              f"and {shape_str(w.shape)}")
         grid = math.isqrt(w.shape[-1] - 1)
         if grid * grid != w.shape[-1] - 1:
