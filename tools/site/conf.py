@@ -45,6 +45,7 @@ html_theme = "furo"
 html_title = "Transformers from scratch"
 html_static_path = [str(HERE / "static")]
 html_css_files = ["course.css"]
+html_js_files = ["course.js"]  # long code blocks reachable by keyboard
 html_show_sourcelink = False
 html_copy_source = False
 # The search results page would fetch each hit's page for a summary; a page opened from
