@@ -8,6 +8,10 @@ Every label uses the names of the code in ``helpers`` and the package's shape le
 The style follows the hand-drawn fig/qkv_projections.svg and fig/soft_lookup.svg: the
 viridis colours (readable for colour-blind viewers; every colour also has a text label),
 queries red, keys teal, values purple, #333 arrows, a grey italic caption.
+Every text reaches the WCAG AA contrast of 4.5:1 against what is behind it
+(tests/test_accessibility.py measures the SVGs): a label on a coloured fill is black or
+white, whichever stands out more (``label_colour``), a red label on the page is the darker
+QUERY_TEXT, and the lightest grey for text is FAINT.
 
 One drawing unit is one SVG pixel: a figure W units wide is written W px wide, and text
 is never smaller than 12 px, so it stays at least 12 px tall when the ~760 px wide
@@ -39,6 +43,8 @@ MLP_FILL = "#d3dbef"  # MLP (a tint of the dark blue)
 PLAIN_FILL = "#f2f2f2"  # everything else, as in qkv_projections.svg
 STACK_FILL = "#fafafa"
 HEAD_COLOURS = ["#3b528b", "#21918c", "#5ec962", "#fde725"]  # viridis, one per head
+QUERY_TEXT = "#c8102e"  # the query red darkened for text on white: 5.9:1 (QUERY: 4.6:1)
+FAINT = "#707070"  # the lightest grey for text on white: 4.9:1 (#999999 was 2.85:1)
 
 SANS = ["Helvetica", "Arial", "DejaVu Sans", "sans-serif"]
 MONO = ["DejaVu Sans Mono", "Menlo", "Consolas", "monospace"]
@@ -72,6 +78,23 @@ def setup():
 
 
 # ---------------------------------------------------------------- drawing primitives
+
+def contrast(a, b):
+    """WCAG 2 contrast ratio of two '#rrggbb' colours: 1 (the same) to 21 (black, white)."""
+    def luminance(colour):
+        rgb = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b_ = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b_
+
+    high, low = sorted([luminance(a), luminance(b)], reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def label_colour(fill):
+    """Black or white, whichever contrasts more with the fill: white on the purple, dark
+    blue and red (4.6:1), black on the key teal (5.5:1; white was 3.8:1) and the yellow."""
+    return "black" if contrast("#000000", fill) > contrast("#ffffff", fill) else "white"
+
 
 def canvas(width, height):
     """A figure whose data units are SVG pixels, origin top left, y pointing down."""
@@ -162,12 +185,14 @@ def save(fig, name, png_dir=None):
 
 # ---------------------------------------------------------------- tensor pictures
 
-def tensor(ax, cx, y, w, h, fill, label=None, heads=0, gap=0, label_color="white",
+def tensor(ax, cx, y, w, h, fill, label=None, heads=0, gap=0, label_color=None,
            merged=False):
     """A (T, C) tensor as a rectangle centred on cx; heads > 0 splits it into that many
     stripes of width D, ``gap`` px apart (0: one rectangle with white dividers; merged:
-    thin dark dividers, the heads' features now one axis C)."""
+    thin dark dividers, the heads' features now one axis C). The label is black or white
+    to stand out on the fill unless label_color says otherwise."""
     x = cx - w / 2
+    label_color = label_color or label_colour(fill)
     if heads == 0:
         ax.add_patch(Rectangle((x, y), w, h, facecolor=fill, edgecolor=INK, lw=1.2))
         if label:
@@ -394,7 +419,7 @@ def transformer(png_dir=None):
     text(ax, (ce + mem_x) / 2, mem_y - 13, "memory (B, S, C) → K, V", size=14, weight="bold",
          color=VALUE)
     text(ax, cd - 8, (dec["cross"][1] + dec["an1"][0]) / 2, "Q", size=13, ha="right",
-         color=QUERY, weight="bold")
+         color=QUERY_TEXT, weight="bold")
 
     # decoder output: the unembedding, then softmax
     box(ax, cd - bw / 2, 128, bw, 38, "Linear C → V", "unembed", fill=PLAIN_FILL)
@@ -502,7 +527,7 @@ def decoder_block(png_dir=None):
     text(ax, mx + 90, cross_y + 56, "hides padded source tokens", size=13, color=GREY)
     norm2_top = spans["LayerNormnorm2: helpers.LayerNorm"][0]
     text(ax, cx + 8, (cross_bottom + norm2_top) / 2, "Q", size=13, weight="bold",
-         color=QUERY, ha="left")
+         color=QUERY_TEXT, ha="left")
     # the causal mask beside the masked self-attention
     self_top, self_bottom = spans["Masked self-attention"]
     self_y = (self_top + self_bottom) / 2
@@ -580,9 +605,10 @@ def gpt(png_dir=None):
     return save(fig, "gpt", png_dir)
 
 
-def cell(ax, x, y, size, state, colour, label="", label_colour="white"):
-    """One token's vector: 'new' computed this step (solid), 'cached' read from the cache
-    (a light tint), 'absent' not needed (dashed outline)."""
+def cell(ax, x, y, size, state, colour, label=""):
+    """One token's vector: 'new' computed this step (solid, its label black or white to
+    stand out), 'cached' read from the cache (a light tint, a dark label), 'absent' not
+    needed (dashed outline)."""
     if state == "absent":
         ax.add_patch(Rectangle((x + 1, y + 1), size - 2, size - 2, facecolor="none",
                                edgecolor="#aaaaaa", lw=1, linestyle=(0, (3, 2))))
@@ -591,7 +617,7 @@ def cell(ax, x, y, size, state, colour, label="", label_colour="white"):
                            alpha=1.0 if state == "new" else 0.35))
     if label:
         text(ax, x + size / 2, y + size / 2, label, size=12, weight="bold",
-             color=label_colour if state == "new" else INK)
+             color=label_colour(colour) if state == "new" else INK)
 
 
 def kv_cache(png_dir=None):
@@ -627,7 +653,7 @@ def kv_cache(png_dir=None):
             state = "cached" if cached and i < t - 1 else "new"
             if cached and i < t - 1:
                 cell(ax, tok_x + i * c, rows[1], c, "absent", None)
-                text(ax, tok_x + i * c + c / 2, mid, str(i + 1), size=12, color="#999999")
+                text(ax, tok_x + i * c + c / 2, mid, str(i + 1), size=12, color=FAINT)
             else:
                 cell(ax, tok_x + i * c, rows[1], c, state, DARK, str(i + 1))
         arrow(ax, (tok_x + t * c + 6, mid), (qkv_x - 8, mid))
