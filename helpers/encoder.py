@@ -13,7 +13,9 @@ import torch
 from torch import nn
 
 from helpers._checks import check_same_dtype, check_width
+from helpers.masks import padding_mask_from_tokens
 from helpers.multihead import MultiHeadAttention, copy_attention_to_torch
+from helpers.positional import LearnedPositions
 
 
 @dataclass
@@ -136,6 +138,35 @@ class Encoder(nn.Module):
         stacked = torch.stack(all_weights, dim=1) if need_weights else None  # (B, L, H, T, T)
         return self.final_norm(x), stacked  # (B, T, C)
 
+
+
+class ReviewClassifier(nn.Module):
+    """Notebook 06's review classifier, which notebook 07 trains again: ``<cls>`` + words ->
+    token embeddings (+ learned positions) -> encoder -> a linear layer on ``<cls>``'s vector.
+
+    idx (B, T) token ids, ``<cls>`` first and ``pad_id`` behind -> logits (B, 2) and, with
+    need_weights=True, the weights of every layer and head (B, L, H, T, T).
+    block: the encoder's block class (the learner's, ``helpers.yours.piece("EncoderBlock")``).
+    """
+
+    def __init__(self, config: EncoderConfig, vocab_size: int, length: int, pad_id: int,
+                 positions: bool = True, block=None):
+        super().__init__()
+        if not 0 <= pad_id < vocab_size:
+            raise ValueError(f"pad_id must be a token id from 0 to {vocab_size - 1}, got {pad_id!r}")
+        self.pad_id = pad_id
+        self.token = nn.Embedding(vocab_size, config.d_model)
+        self.positions = LearnedPositions(length, config.d_model) if positions else None
+        self.encoder = Encoder(config, block=block)
+        self.head = nn.Linear(config.d_model, 2)
+
+    def forward(self, idx, need_weights=False):  # idx (B, T) -> logits (B, 2), weights
+        h = self.token(idx)  # (B, T, C)
+        if self.positions is not None:
+            h = self.positions(h)
+        h, weights = self.encoder(h, padding_mask_from_tokens(idx, self.pad_id),
+                                  need_weights=need_weights)
+        return self.head(h[:, 0]), weights  # classify from the <cls> token
 
 def copy_encoder_block_to_torch(block: EncoderBlock, layer: nn.TransformerEncoderLayer):
     """Copy a block's weights into nn.TransformerEncoderLayer (gelu, batch_first) to compare."""

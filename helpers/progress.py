@@ -23,9 +23,14 @@ per notebook:
 
 The file is plain JSON:
 
-    {"version": 1,
+    {"version": 2,
      "exercises": {"06/check_layernorm": {"passed": "2026-11-23T14:05:00"}},
      "cards": {"06-layernorm-axes": {"box": 2, "due": "2026-11-25", "reviews": 3}}}
+
+Version 1 is the same, from before notebooks 06 and 08 were split in two (December 2026:
+06 became 06 and 07, 08 became 09 and 10, and 07, 09, 10, 11, 12 became 08, 11, 12, 13,
+14). A version-1 file is read as version 2: every exercise and card moves to its notebook's
+new number (``_migrate``), and the next change writes it so.
 """
 import contextlib
 import datetime as dt
@@ -39,7 +44,13 @@ from pathlib import Path
 
 from filelock import FileLock
 
-VERSION = 1
+VERSION = 2
+# Version 1 -> 2: the notebooks' new numbers; the checks and cards that moved to a notebook of
+# their own (06's schedule and loop to 07, 08's tokenisation to 09) are named one by one.
+_RENUMBERED = {"07": "08", "08": "10", "09": "11", "10": "12", "11": "13", "12": "14"}
+_MOVED_EXERCISES = {"06/check_lr_factor": "07", "06/check_scheduled_fit": "07",
+                    "08/check_merge": "09", "08/check_train_bpe": "09", "08/check_encode": "09"}
+_MOVED_CARDS = {"06-prenorm-deep": "07", "06-lr-warmup-cosine": "07", "06-mixing-compared": "07"}
 REPLACE_RETRIES = 8  # Windows: a rename over a file another process has open, retried
 REPLACE_FIRST_WAIT = 0.01  # seconds, doubled after each refusal: about 2.5 s in all
 BOXES = 6  # Leitner boxes 1..6; box b is reviewed every 2**(b-1) days: 1, 2, 4, ... 32
@@ -120,7 +131,7 @@ class Progress:
         except FileNotFoundError:
             return _empty_state()
         try:
-            state = json.loads(text)
+            state = _migrate(json.loads(text))
             _validate(state)
             return state
         except (ValueError, TypeError, KeyError) as error:
@@ -200,6 +211,25 @@ class Progress:
         cards, today = self.read()["cards"], self.today()
         return [c for c in card_ids if card_is_due(cards.get(c), today)]
 
+
+def _migrate(state):
+    """A version-1 state in version 2's numbering (see the module docstring); anything else
+    as it is (``_validate`` decides whether it is progress)."""
+    if not isinstance(state, dict) or state.get("version") != 1:
+        return state
+    exercises, cards = state.get("exercises"), state.get("cards")
+    if not isinstance(exercises, dict) or not isinstance(cards, dict):
+        return state
+
+    def renumbered(key, moved, sep):
+        notebook, rest = key[:2], key[2:]
+        if key in moved:
+            return moved[key] + rest
+        return _RENUMBERED.get(notebook, notebook) + rest if rest.startswith(sep) else key
+
+    return {**state, "version": VERSION,
+            "exercises": {renumbered(k, _MOVED_EXERCISES, "/"): v for k, v in exercises.items()},
+            "cards": {renumbered(k, _MOVED_CARDS, "-"): v for k, v in cards.items()}}
 
 def _validate(state) -> None:
     """Raise ValueError unless ``state`` has the shape this module writes."""

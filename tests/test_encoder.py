@@ -176,3 +176,22 @@ def test_encoder_with_another_block_refuses_an_attention_bias():
 def test_encoder_block_must_be_a_class():
     with pytest.raises(TypeError, match="block must be a class built as block\\(config\\), got str"):
         Encoder(EncoderConfig(), block="EncoderBlock")
+
+
+def test_review_classifier_reads_cls_and_ignores_padding():
+    """Notebook 06's classifier (helpers.ReviewClassifier, which 07 trains): logits (B, 2)
+    from <cls>; a review's logits do not change with the padding behind it; a bad pad id
+    is refused."""
+    from helpers import ReviewClassifier
+    from helpers.tasks import encode_reviews, review_vocabulary
+
+    torch.manual_seed(0)
+    vocab = review_vocabulary()
+    model = ReviewClassifier(EncoderConfig(), len(vocab), 16, vocab.index("<pad>")).eval()
+    reviews = [["the", "film", "was", "good"], ["the", "food", "was", "not", "awful"]]
+    short, long = encode_reviews(reviews, vocab, 8), encode_reviews(reviews, vocab, 16)
+    logits, weights = model(short, need_weights=True)
+    assert logits.shape == (2, 2) and weights.shape == (2, 2, 4, 8, 8)
+    assert torch.allclose(model(long)[0], logits, atol=1e-5)
+    with pytest.raises(ValueError, match="pad_id must be a token id from 0 to"):
+        ReviewClassifier(EncoderConfig(), len(vocab), 16, len(vocab))

@@ -1,5 +1,5 @@
-"""Notebook 06's Exercise 10: the learner's loop of notebook 02 grown to helpers.fit's
-interface (check_scheduled_fit, the piece ``scheduled_fit`` that notebooks 06-11 train
+"""Notebook 07's Exercise 2: the learner's loop of notebook 02 grown to helpers.fit's
+interface (check_scheduled_fit, the piece ``scheduled_fit`` that notebooks 07-14 train
 with); one test per named mistake."""
 import sys
 from pathlib import Path
@@ -9,7 +9,7 @@ import pytest
 
 import helpers
 from helpers import exercises, yours
-from helpers.exercises.encoder import check_scheduled_fit  # unrecorded: keeps nothing
+from helpers.exercises.training import check_scheduled_fit  # unrecorded: keeps nothing
 from notebook_cells import notebook_cell
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,10 +17,10 @@ sys.path.insert(0, str(ROOT / "tools"))
 import solved_run  # noqa: E402
 
 
-def _solutions_in_06(*names):
-    """The solution code of notebook 06's exercises that define ``names``: the test runs
+def _solutions_in_07(*names):
+    """The solution code of notebook 07's exercises that define ``names``: the test runs
     what the notebook shows, so the two cannot drift apart."""
-    notebook = nbformat.read(ROOT / "notebooks" / "06_transformer_encoder.ipynb", as_version=4)
+    notebook = nbformat.read(ROOT / "notebooks" / "07_training_deep_encoders.ipynb", as_version=4)
     found = [code for _, code in solved_run.exercises_and_solutions(notebook)
              if any(f"def {name}(" in code for name in names)]
     assert len(found) == len(names), names
@@ -29,7 +29,7 @@ def _solutions_in_06(*names):
 
 SOLUTION = ("import math\nimport torch\nfrom torch.nn import functional as F\n"
             "from tqdm.auto import tqdm\nfrom helpers.training import History\n\n"
-            + _solutions_in_06("my_lr_factor", "my_scheduled_fit"))
+            + _solutions_in_07("my_lr_factor", "my_scheduled_fit"))
 
 
 @pytest.fixture()

@@ -233,5 +233,36 @@ def test_reading_waits_for_a_writer_that_holds_the_lock(tmp_path):
 
 def test_reading_a_missing_folder_creates_nothing(tmp_path):
     p = Progress(tmp_path / "not-yet" / "progress.json")
-    assert p.read() == {"version": 1, "exercises": {}, "cards": {}}
+    assert p.read() == {"version": 2, "exercises": {}, "cards": {}}
     assert not (tmp_path / "not-yet").exists()
+
+
+def test_a_version_1_file_moves_to_the_notebooks_new_numbers(tmp_path):
+    """Before notebooks 06 and 08 were split, 07-12 had other numbers: a learner's old file
+    keeps every pass and every card, each under its notebook's new number, and the next
+    change writes version 2."""
+    old = {"version": 1,
+           "exercises": {"06/check_layernorm": {"passed": "2026-11-20T10:00:00"},
+                         "06/check_scheduled_fit": {"passed": "2026-11-20T11:00:00"},
+                         "07/check_decoder_block": {"passed": "2026-11-21T10:00:00"},
+                         "08/check_merge": {"passed": "2026-11-22T10:00:00"},
+                         "08/check_gpt": {"passed": "2026-11-22T11:00:00"},
+                         "12/check_rmsnorm": {"passed": "2026-11-23T10:00:00"}},
+           "cards": {"06-layernorm-axes": {"box": 2, "due": "2026-11-25", "reviews": 1},
+                     "06-prenorm-deep": {"box": 3, "due": "2026-11-26", "reviews": 2},
+                     "09-rollout": {"box": 4, "due": "2026-11-30", "reviews": 3}}}
+    (tmp_path / "progress.json").write_text(json.dumps(old))
+    p = store(tmp_path)
+    state = p.read()
+    assert state["version"] == 2
+    assert sorted(state["exercises"]) == ["06/check_layernorm", "07/check_scheduled_fit",
+                                          "08/check_decoder_block", "09/check_merge",
+                                          "10/check_gpt", "14/check_rmsnorm"]
+    assert state["exercises"]["09/check_merge"] == {"passed": "2026-11-22T10:00:00"}
+    assert state["cards"] == {"06-layernorm-axes": old["cards"]["06-layernorm-axes"],
+                              "07-prenorm-deep": old["cards"]["06-prenorm-deep"],
+                              "11-rollout": old["cards"]["09-rollout"]}
+    p.review("06-layernorm-axes", knew=True)
+    written = json.loads((tmp_path / "progress.json").read_text())
+    assert written["version"] == 2 and "11-rollout" in written["cards"]
+    assert not list(tmp_path.glob("progress.json.corrupt-*"))
