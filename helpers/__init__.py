@@ -48,7 +48,7 @@ Importing the package also sets matplotlib's defaults to the course's figure sty
 """
 from helpers import exercises, yours
 from helpers.attention import AdditiveAttention, SelfAttention, scaled_dot_product_attention
-from helpers.bpe import BPETokenizer, merge, pair_counts
+from helpers.bpe import BPETokenizer, encode_bpe, merge, pair_counts, train_bpe
 from helpers.byte_bpe import ByteLevelBPE, bytes_to_unicode, library_tokenizer, pre_tokenize
 from helpers.decoder import (
     DecoderBlock, EncoderDecoder, Seq2SeqConfig, copy_decoder_block_to_torch,
@@ -91,8 +91,8 @@ from helpers.report import pieces_report, progress_command, progress_report
 from helpers.reproducibility import ClaimFailed, expect, seed_everything
 from helpers.style import fits_numbers, panel_grid, text_inches, use_course_style
 from helpers.tasks import (
-    char_vocabulary, date_task, encode_chars, encode_reviews, reverse_task, review_task,
-    review_vocabulary,
+    char_vocabulary, date_task, encode_chars, encode_reviews, load_names, reverse_task,
+    review_task, review_vocabulary,
 )
 from helpers.training import History, accuracy, fit, learning_rate_factor
 from helpers.vit import (
@@ -129,12 +129,13 @@ __all__ = [
     "char_vocabulary", "check_feature_map", "check_images", "checkpoint_problems", "combine",
     "copy_attention_to_torch", "copy_decoder_block_to_torch", "copy_encoder_block_to_torch",
     "copy_vit_to_torchvision", "date_task", "dequantize", "dequantize_q4_1", "dequantize_q8_0",
-    "docstring_sentences", "embed_sentences", "encode_batch", "encode_chars", "encode_reviews",
+    "docstring_sentences", "embed_sentences", "encode_batch", "encode_bpe", "encode_chars",
+    "encode_reviews",
     "expect", "figure_to_png", "fit", "fits_numbers", "from_pytorch", "generate",
     "generate_ids", "gguf_mapping", "gguf_mapping_table", "gguf_path", "gguf_problems",
     "greedy_decode", "head_pattern_scores", "learning_rate_factor", "leitner_interval",
     "leitner_schedule", "library_tokenizer", "load_cards", "load_checkpoint",
-    "load_digits_split", "load_gguf_state", "load_pretrained", "load_reference",
+    "load_digits_split", "load_gguf_state", "load_names", "load_pretrained", "load_reference",
     "load_reference_llama", "load_smollm2", "load_state", "load_tokenizer", "mapping_table",
     "mean_attention_distance", "mean_pool", "merge", "model_path", "padding_mask",
     "padding_mask_from_tokens", "pair_counts", "panel_grid", "parameter_bytes",
@@ -147,7 +148,8 @@ __all__ = [
     "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding", "split_state",
     "subsample", "text_inches", "to_hf_state_dict", "to_pytorch", "top_k_filter",
     "top_p_filter", "torchvision_patch_merging", "torchvision_vit",
-    "torchvision_window_attention", "two_corners_task", "unpermute", "use_course_style",
+    "torchvision_window_attention", "train_bpe", "two_corners_task", "unpermute",
+    "use_course_style",
     "vit_b_16_reference", "weight_mapping", "window_connections", "window_partition",
     "window_reverse",
 ]

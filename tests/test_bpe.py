@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from helpers.bpe import BPETokenizer, merge, pair_counts
+from helpers.bpe import BPETokenizer, encode_bpe, merge, pair_counts, train_bpe
 
 TEXT = "the cat sat on the mat. the cat ate the rat. " * 20
 
@@ -51,3 +51,41 @@ def test_rejects_unknown_ids_and_bytes(tokenizer):
         tokenizer.encode(b"the cat")
     with pytest.raises(TypeError, match="train takes a str, got list"):
         BPETokenizer().train(["the cat"], 300)
+
+
+def test_train_bpe_and_encode_bpe_are_the_tokenizers_loop_on_their_own():
+    ids = list(TEXT.encode())
+    merges = train_bpe(ids, 30)
+    assert list(merges.items()) == list(BPETokenizer().train(TEXT, 256 + 30).merges.items())
+    assert list(merges.values()) == list(range(256, 286))
+    tokenizer = BPETokenizer.from_merges(merges)
+    for text in ["the rat sat", "", "zebra"]:
+        assert encode_bpe(text, merges) == tokenizer.encode(text)
+        assert tokenizer.decode(encode_bpe(text, merges)) == text
+    assert train_bpe(list("aaabdaaabac".encode()), 2) == {(97, 97): 256, (256, 97): 257}
+    assert encode_bpe("aaab", {(97, 97): 256}) == [256, 97, 98]
+    assert train_bpe([1], 5) == {}  # no pair left: stops early
+    with pytest.raises(ValueError, match="num_merges must be >= 0"):
+        train_bpe([1, 2], -1)
+    with pytest.raises(TypeError, match="encode_bpe takes a str"):
+        encode_bpe(b"ab", merges)
+
+
+def test_distinct_separators_keep_words_apart():
+    """Notebooks 09 and 10 train on names, each followed by a separator of its own (-1, -2,
+    ...): while some pair occurs twice, no merge contains a separator, so no token spans two
+    names (with more merges than repeated pairs, a tie of ones may pick one; from_merges
+    then refuses the merges)."""
+    names = ["anna", "hanna", "joanna", "ann", "dan"] * 5
+    ids = []
+    for i, name in enumerate(names):
+        ids += list(name.encode()) + [-1 - i]
+    merges = train_bpe(ids, 6)
+    assert len(merges) == 6 and all(a >= 0 and b >= 0 for a, b in merges)
+    tokenizer = BPETokenizer.from_merges(merges)
+    assert all(tokenizer.decode(encode_bpe(n, merges)) == n for n in names)
+
+
+def test_from_merges_rejects_a_merge_of_unknown_ids():
+    with pytest.raises(ValueError, match="uses an id not learned before it"):
+        BPETokenizer.from_merges({(256, 97): 257})

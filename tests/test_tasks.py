@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from helpers.tasks import (char_vocabulary, date_task, encode_chars, encode_reviews, reverse_task,
-                           review_task, review_vocabulary)
+from helpers.tasks import (char_vocabulary, date_task, encode_chars, encode_reviews, load_names,
+                           reverse_task, review_task, review_vocabulary)
 
 
 def test_reverse_task():
@@ -52,3 +52,27 @@ def test_review_task_needs_order_and_negation():
     assert ids.shape == (3, 16) and (ids[:, 0] == 1).all()
     with pytest.raises(ValueError, match="does not fit in length 3"):
         encode_reviews(reviews[:1], review_vocabulary(), 3)
+
+
+def test_load_names_splits_the_census_first_names_as_the_notebooks_did():
+    """The split notebooks 09 and 10 train on: the female and male lists, each name once,
+    shuffled with random.Random(0), the first tenth held out; surnames in census order."""
+    import pathlib
+    import random
+
+    import names
+
+    train, held_out, surnames = load_names()
+    assert (len(train), len(held_out), len(surnames)) == (4647, 516, 88799)
+    assert not set(train) & set(held_out) and len(set(train)) == len(train)
+    assert all(n.isalpha() and n.islower() for n in train + held_out + surnames[:1000])
+    folder = pathlib.Path(names.__file__).parent
+    first = sorted({line.split()[0].lower() for f in ("dist.female.first", "dist.male.first")
+                    for line in (folder / f).read_text().splitlines() if line.strip()})
+    random.Random(0).shuffle(first)
+    assert (train, held_out) == (first[516:], first[:516])
+    assert surnames[:3] == ["smith", "johnson", "williams"]
+    assert load_names() == (train, held_out, surnames)  # the same every time
+    assert len(load_names(held_out=0.2)[1]) == 1032
+    with pytest.raises(ValueError, match="held_out must be a share between 0 and 1"):
+        load_names(held_out=1.5)

@@ -3,11 +3,15 @@
 The learner writes the three pieces of ``helpers.bpe``: ``merge`` (replace a pair by a new
 id), the training loop (count pairs, merge the most frequent, repeat) and ``encode``
 (apply the learned merges in the order they were learned). Results are lists and dicts,
-so these checks compare them directly instead of through ``_diagnose``.
+so these checks compare them directly instead of through ``_diagnose``. A pass of the
+training loop or of encoding keeps the learner's function as the piece ``train_bpe`` or
+``encode_bpe`` (helpers.yours): the end of notebook 09 and notebook 10's GPT on BPE tokens
+tokenise the names with them.
 """
 from collections import Counter
 
 from helpers.exercises._common import Check
+from helpers.yours import builds
 
 # (ids, pair, new_id) -> the right result; "5 5 5" has two overlapping (5, 5) pairs.
 _MERGE_CASES = [
@@ -119,6 +123,7 @@ def _show_merges(merges):
         (", ..." if len(merges) > 4 else "")
 
 
+@builds("train_bpe", "helpers.bpe:train_bpe")
 def check_train_bpe(train_bpe):
     """Exercise: ``train_bpe(ids, num_merges)`` -> the merges {(a, b): new_id}, in the order
     learned, new ids from 256 up. The check's text has no ties for the most frequent pair."""
@@ -178,6 +183,7 @@ def _encode_reference(text, merges, order="learned"):
     return ids
 
 
+@builds("encode_bpe", "helpers.bpe:encode_bpe")
 def check_encode(encode):
     """Exercise: ``encode(text, merges)`` -> token ids: the UTF-8 bytes, then every learned
     merge applied in the order it was learned (the dict keeps that order)."""
