@@ -62,6 +62,10 @@ from helpers.generation import (
     beam_search, generate, greedy_decode, sample_next, top_k_filter, top_p_filter,
 )
 from helpers.gpt import GPT, GPTBlock, GPTConfig
+from helpers.interp import (
+    ablate_head, induction_score, induction_targets, mean_output, previous_token_score,
+    replace_output,
+)
 from helpers.llama import (
     GGUFRow, GroupedQueryAttention, Llama, LlamaBlock, LlamaConfig, RMSNorm, SwiGLU, answer,
     cache_bytes, dequantize, dequantize_q4_1, dequantize_q8_0, generate_ids, gguf_mapping,
@@ -123,7 +127,7 @@ __all__ = [
     "ProgressFileWarning", "RMSNorm", "RandomShift", "ReceptiveFieldExplorer",
     "SamplingExplorer", "SelfAttention", "Seq2SeqConfig", "SinusoidalPositions", "SmallCNN",
     "SoftLookupExplorer", "SwiGLU", "Swin", "SwinBlock", "SwinConfig", "ViT", "ViTConfig",
-    "ViTExplorer", "WindowAttention", "accuracy", "alibi_bias", "alibi_slopes", "answer",
+    "ViTExplorer", "WindowAttention", "ablate_head", "accuracy", "alibi_bias", "alibi_slopes", "answer",
     "attention_rollout", "attention_weight_counts", "beam_search", "block_problems",
     "bytes_to_unicode", "cache_bytes", "cached_length", "card_is_due", "causal_mask",
     "char_vocabulary", "check_feature_map", "check_images", "checkpoint_problems", "combine",
@@ -133,16 +137,18 @@ __all__ = [
     "encode_reviews",
     "expect", "figure_to_png", "fit", "fits_numbers", "from_pytorch", "generate",
     "generate_ids", "gguf_mapping", "gguf_mapping_table", "gguf_path", "gguf_problems",
-    "greedy_decode", "head_pattern_scores", "learning_rate_factor", "leitner_interval",
+    "greedy_decode", "head_pattern_scores", "induction_score", "induction_targets",
+    "learning_rate_factor", "leitner_interval",
     "leitner_schedule", "library_tokenizer", "load_cards", "load_checkpoint",
     "load_digits_split", "load_gguf_state", "load_names", "load_pretrained", "load_reference",
     "load_reference_llama", "load_smollm2", "load_state", "load_tokenizer", "mapping_table",
-    "mean_attention_distance", "mean_pool", "merge", "model_path", "padding_mask",
+    "mean_attention_distance", "mean_output", "mean_pool", "merge", "model_path", "padding_mask",
     "padding_mask_from_tokens", "pair_counts", "panel_grid", "parameter_bytes",
     "patch_distances", "patchify", "pieces_report", "plot_attention", "plot_history",
-    "position_similarity", "pre_tokenize", "progress_command", "progress_path",
+    "position_similarity", "pre_tokenize", "previous_token_score", "progress_command", "progress_path",
     "progress_report", "read_gguf", "receptive_field", "reference_outputs",
-    "relative_position_index", "relative_similarity", "repeat_kv", "returning_weights",
+    "relative_position_index", "relative_similarity", "repeat_kv", "replace_output",
+    "returning_weights",
     "reverse_task", "review_task", "review_vocabulary", "rotary", "sample_next",
     "scaled_dot_product_attention", "seed_everything", "sentence_embedding",
     "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding", "split_state",
