@@ -47,6 +47,10 @@ Importing the package also sets matplotlib's defaults to the course's figure sty
 (helpers/style.py): figures as wide as the notebook column, text legible when projected.
 """
 from helpers import exercises, yours
+from helpers.applications import (
+    Names, TokenHead, best_span, encode_qa, encode_tagged, encoder_features, exact_match,
+    qa_examples, span_loss, tag_scores, tag_sentences,
+)
 from helpers.attention import AdditiveAttention, SelfAttention, scaled_dot_product_attention
 from helpers.bpe import BPETokenizer, encode_bpe, merge, pair_counts, train_bpe
 from helpers.byte_bpe import ByteLevelBPE, bytes_to_unicode, library_tokenizer, pre_tokenize
@@ -123,18 +127,18 @@ __all__ = [
     "EncoderBlockWithWeights", "EncoderConfig", "EncoderDecoder", "Flashcards", "GGUFRow",
     "GPT", "GPTBlock", "GPTConfig", "GroupedQueryAttention", "History", "KVCache", "LayerNorm",
     "LearnedPositions", "Llama", "LlamaBlock", "LlamaConfig", "MLP", "MappingRow", "MaskLab",
-    "MultiHeadAttention", "PatchMerging", "PositionExplorer", "PretrainedEncoder", "Progress",
+    "MultiHeadAttention", "Names", "PatchMerging", "PositionExplorer", "PretrainedEncoder", "Progress",
     "ProgressFileWarning", "RMSNorm", "RandomShift", "ReceptiveFieldExplorer",
     "SamplingExplorer", "SelfAttention", "Seq2SeqConfig", "SinusoidalPositions", "SmallCNN",
-    "SoftLookupExplorer", "SwiGLU", "Swin", "SwinBlock", "SwinConfig", "ViT", "ViTConfig",
+    "SoftLookupExplorer", "SwiGLU", "Swin", "SwinBlock", "SwinConfig", "TokenHead", "ViT", "ViTConfig",
     "ViTExplorer", "WindowAttention", "ablate_head", "accuracy", "alibi_bias", "alibi_slopes", "answer",
-    "attention_rollout", "attention_weight_counts", "beam_search", "block_problems",
+    "attention_rollout", "attention_weight_counts", "beam_search", "best_span", "block_problems",
     "bytes_to_unicode", "cache_bytes", "cached_length", "card_is_due", "causal_mask",
     "char_vocabulary", "check_feature_map", "check_images", "checkpoint_problems", "combine",
     "copy_attention_to_torch", "copy_decoder_block_to_torch", "copy_encoder_block_to_torch",
     "copy_vit_to_torchvision", "date_task", "dequantize", "dequantize_q4_1", "dequantize_q8_0",
     "docstring_sentences", "embed_sentences", "encode_batch", "encode_bpe", "encode_chars",
-    "encode_reviews",
+    "encode_qa", "encode_reviews", "encode_tagged", "encoder_features", "exact_match",
     "expect", "figure_to_png", "fit", "fits_numbers", "from_pytorch", "generate",
     "generate_ids", "gguf_mapping", "gguf_mapping_table", "gguf_path", "gguf_problems",
     "greedy_decode", "head_pattern_scores", "induction_score", "induction_targets",
@@ -146,13 +150,13 @@ __all__ = [
     "padding_mask_from_tokens", "pair_counts", "panel_grid", "parameter_bytes",
     "patch_distances", "patchify", "pieces_report", "plot_attention", "plot_history",
     "position_similarity", "pre_tokenize", "previous_token_score", "progress_command", "progress_path",
-    "progress_report", "read_gguf", "receptive_field", "reference_outputs",
+    "progress_report", "qa_examples", "read_gguf", "receptive_field", "reference_outputs",
     "relative_position_index", "relative_similarity", "repeat_kv", "replace_output",
     "returning_weights",
     "reverse_task", "review_task", "review_vocabulary", "rotary", "sample_next",
     "scaled_dot_product_attention", "seed_everything", "sentence_embedding",
-    "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding", "split_state",
-    "subsample", "text_inches", "to_hf_state_dict", "to_pytorch", "top_k_filter",
+    "shift_region_labels", "shifted_window_mask", "sinusoidal_encoding", "span_loss", "split_state",
+    "subsample", "tag_scores", "tag_sentences", "text_inches", "to_hf_state_dict", "to_pytorch", "top_k_filter",
     "top_p_filter", "torchvision_patch_merging", "torchvision_vit",
     "torchvision_window_attention", "train_bpe", "two_corners_task", "unpermute",
     "use_course_style",

@@ -104,7 +104,7 @@ def _module_or_error(cls, make):
 NOTEBOOK_OF_MODULE = {
     "soft_lookup": "01", "self_attention": "02", "masking": "03", "multihead": "04",
     "positional": "05", "encoder": "06", "training": "07", "decoder": "07", "gpt": "08", "bpe": "08",
-    "vit": "09", "windows": "10", "pretrained": "11", "llama": "12", "interp": "15",
+    "vit": "09", "windows": "10", "pretrained": "11", "llama": "12", "applications": "16", "interp": "15",
 }
 
 
