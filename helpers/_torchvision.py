@@ -1,7 +1,7 @@
 """Import torchvision even where its compiled operators cannot load beside this torch.
 
-Used by ``helpers.vit`` (torchvision's ViT, notebook 09), ``helpers.windows`` (Swin,
-notebook 10) and ``helpers.pretrained`` (``transformers`` imports torchvision, notebook 11).
+Used by ``helpers.vit`` (torchvision's ViT, notebook 11), ``helpers.windows`` (Swin,
+notebook 12) and ``helpers.pretrained`` (``transformers`` imports torchvision, notebook 13).
 
 A torchvision wheel built for CUDA beside a CPU-only torch cannot load its C++ operators
 (nms, roi_align, ...); torchvision 0.28 then fails on import while registering ``nms``:

@@ -1,6 +1,6 @@
-"""A real model's byte-level BPE tokenizer, built on notebook 08's ``BPETokenizer`` (notebook 12).
+"""A real model's byte-level BPE tokenizer, built on notebook 09's ``BPETokenizer`` (notebook 14).
 
-Notebook 08's BPE works on a text's UTF-8 bytes and applies learned merges, oldest first.
+Notebook 09's BPE works on a text's UTF-8 bytes and applies learned merges, oldest first.
 A real byte-level BPE (GPT-2's, Llama 3's, SmolLM2's) is the same loop with three additions:
 
 1. **Special tokens** such as ``<|im_start|>`` are cut out of the text first and become one
@@ -61,7 +61,7 @@ class ByteLevelBPE(BPETokenizer):
     merges: "a b" strings, most important (earliest learned) first;
     special: the token strings that are cut out of the text whole (``<|im_start|>``, ...).
 
-    ``self.merges`` is notebook 08's {(id, id): new id}, in rank order; ``self.vocab`` maps
+    ``self.merges`` is notebook 10's {(id, id): new id}, in rank order; ``self.vocab`` maps
     every id to its bytes, so ``decode`` is inherited unchanged.
     """
 
@@ -109,7 +109,7 @@ class ByteLevelBPE(BPETokenizer):
 
     def _encode_word_uncached(self, word: str) -> tuple:
         """One pre-tokenized word -> ids: its bytes, then the merge of lowest rank among the
-        pairs present, again and again (notebook 08's encode, ranked by the file's order)."""
+        pairs present, again and again (notebook 09's encode, ranked by the file's order)."""
         ids = [self.byte_id[b] for b in word.encode("utf-8")]
         ids = [i for i in ids if i is not None]  # a byte with no token is dropped, as in `tokenizers`
         while len(ids) >= 2:

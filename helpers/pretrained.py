@@ -1,4 +1,4 @@
-"""A real pretrained encoder, assembled from the course's own modules (notebook 11).
+"""A real pretrained encoder, assembled from the course's own modules (notebook 13).
 
 The checkpoint is sentence-transformers' all-MiniLM-L6-v2: a BERT-style encoder with
 L = 6 post-norm blocks, C = 384, H = 12 heads, trained first as a masked language model
@@ -103,7 +103,7 @@ class PretrainedEncoder(nn.Module):
     """A BERT-style encoder: ``BertEmbeddings``, L post-norm ``EncoderBlock``s, a pooler.
 
     ``block`` is the block class, built as ``block(EncoderConfig)`` (default the course's
-    ``EncoderBlock``; notebook 11 passes the learner's): parameters named as ours
+    ``EncoderBlock``; notebook 13 passes the learner's): parameters named as ours
     (``attn.in_proj``, ``attn.out_proj``, ``norm1``, ``mlp.up``, ``mlp.down``, ``norm2``),
     ``forward(x, mask) -> (out, weights)``.
 

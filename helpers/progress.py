@@ -50,7 +50,8 @@ VERSION = 2
 _RENUMBERED = {"07": "08", "08": "10", "09": "11", "10": "12", "11": "13", "12": "14"}
 _MOVED_EXERCISES = {"06/check_lr_factor": "07", "06/check_scheduled_fit": "07",
                     "08/check_merge": "09", "08/check_train_bpe": "09", "08/check_encode": "09"}
-_MOVED_CARDS = {"06-prenorm-deep": "07", "06-lr-warmup-cosine": "07", "06-mixing-compared": "07"}
+_MOVED_CARDS = {"06-prenorm-deep": "07", "06-lr-warmup-cosine": "07", "06-mixing-compared": "07",
+                "08-char-vs-word": "09", "08-bpe-algorithm": "09", "08-bpe-new-words": "09"}
 REPLACE_RETRIES = 8  # Windows: a rename over a file another process has open, retried
 REPLACE_FIRST_WAIT = 0.01  # seconds, doubled after each refusal: about 2.5 s in all
 BOXES = 6  # Leitner boxes 1..6; box b is reviewed every 2**(b-1) days: 1, 2, 4, ... 32

@@ -52,7 +52,7 @@ def patchify(images, patch_size: int):
 
     images (B, C_in, R, R) -> patches (B, N, C_in·P·P) with N = (R/P)² (non-square: rows/P · cols/P), patches in reading
     order (left to right, then top to bottom). Each patch is flattened as (C_in, P, P), the
-    layout of a Conv2d kernel, so that the linear embedding is exactly a Conv2d (notebook 09).
+    layout of a Conv2d kernel, so that the linear embedding is exactly a Conv2d (notebook 11).
     Example: a 1×4×4 image with P = 2 gives 4 patches of 4 pixels; patch 0 is the top-left
     2×2 square [x[0,0], x[0,1], x[1,0], x[1,1]].
     """
@@ -146,7 +146,7 @@ class EncoderBlockWithWeights(EncoderBlock):
 
 def returning_weights(block_class):
     """``block_class`` with a forward that always returns its weights: the learner's block
-    from notebook 06 as it is, the course's as ``EncoderBlockWithWeights``. Notebook 09's
+    from notebook 06 as it is, the course's as ``EncoderBlockWithWeights``. Notebook 11's
     encoder exercise builds its blocks from what this returns, so the same code runs on
     either."""
     return EncoderBlockWithWeights if block_class is EncoderBlock else block_class

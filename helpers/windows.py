@@ -309,7 +309,7 @@ class Swin(nn.Module):
     position bias inside each window is the only place information.
 
     ``block`` and ``merging`` are the classes of the blocks and of patch merging (the
-    course's by default; notebook 10 passes the learner's): built as ``block(d_model,
+    course's by default; notebook 12 passes the learner's): built as ``block(d_model,
     num_heads, window_size, shift, d_ff)`` and ``merging(d_model)``, with the interfaces of
     ``SwinBlock`` and ``PatchMerging``.
     """

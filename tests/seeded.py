@@ -19,7 +19,7 @@ from helpers.tasks import char_vocabulary, date_task, encode_chars
 
 
 def date_exact_match(seed: int) -> float:
-    """Notebook 07's recipe: written dates to ISO dates, 600 steps with a 50-step warm-up
+    """Notebook 08's recipe: written dates to ISO dates, 600 steps with a 50-step warm-up
     and cosine decay; held-out exact match of greedy decoding on 1,000 dates."""
     pairs = date_task(6000)
     src_vocab = char_vocabulary([s for s, _ in pairs])
@@ -47,7 +47,7 @@ _PRETRAINED = {}
 
 
 def _names_setup():
-    """A GPT pretrained on first names (seed 0, as in notebook 08), built once per process."""
+    """A GPT pretrained on first names (seed 0, as in notebook 10), built once per process."""
     if not _PRETRAINED:
         import names
 
@@ -79,7 +79,7 @@ def _names_setup():
 
 
 def fine_tuning(seed: int):
-    """Notebook 08's section 7: fine-tuned on 300 surnames against the same GPT from scratch,
+    """Notebook 10's section 7: fine-tuned on 300 surnames against the same GPT from scratch,
     150 steps each; returns the two training histories (held-out loss every 50 steps)."""
     setup = _names_setup()
     histories = {}
@@ -99,6 +99,6 @@ def fine_tuning_margin(seed: int) -> float:
 
 # name -> (recipe, the threshold its test holds every seed to, what the number is)
 RECIPES = {
-    "date_exact_match": (date_exact_match, 0.97, "held-out exact match (notebook 07)"),
+    "date_exact_match": (date_exact_match, 0.97, "held-out exact match (notebook 08)"),
     "fine_tuning_margin": (fine_tuning_margin, 0.10, "nats/char fine-tuning beats scratch by (08)"),
 }

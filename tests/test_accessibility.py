@@ -43,19 +43,19 @@ def test_every_stored_picture_has_alt_text():
 def test_alt_text_tool_is_idempotent_and_follows_a_split_notebook(tmp_path):
     """The cells keep their ids when a notebook is split in two: the tool finds them in the
     part they moved to, writes each alt once, and a second run changes nothing."""
-    source = json.loads((ROOT / "notebooks" / "09_vision_transformer.ipynb").read_text())
+    source = json.loads((ROOT / "notebooks" / "11_vision_transformer.ipynb").read_text())
     pictures = [c for c in source["cells"] if apply_alt_text.image_outputs(c)]
     middle = source["cells"].index(pictures[len(pictures) // 2])
     for name, cells in [("09a_first_half.ipynb", source["cells"][:middle]),
                         ("09b_second_half.ipynb", source["cells"][middle:])]:
         (tmp_path / name).write_text(json.dumps({**source, "cells": cells}))
-    texts = {"09_vision_transformer.ipynb": {c["id"]: f"A picture of cell {c['id']}: it shows "
+    texts = {"11_vision_transformer.ipynb": {c["id"]: f"A picture of cell {c['id']}: it shows "
                                              f"what it shows, and here is what to see in it"
                                              for c in pictures}}
     problems, changed, touched = apply_alt_text.apply(tmp_path, texts, write=True)
     assert problems == [] and len(changed) == len(pictures) and len(touched) == 2
     assert apply_alt_text.apply(tmp_path, texts, write=True)[1:] == ([], [])
-    del texts["09_vision_transformer.ipynb"][pictures[0]["id"]]
+    del texts["11_vision_transformer.ipynb"][pictures[0]["id"]]
     problems, _, _ = apply_alt_text.apply(tmp_path, texts, write=False)
     assert problems == []  # the alt written before stays in the cell
     (tmp_path / "09c_new.ipynb").write_text(json.dumps({**source, "cells": pictures[:1]}))
@@ -237,7 +237,7 @@ def test_colour_maps_stay_ordered_under_simulated_cvd(cmap, kind):
 
 
 @pytest.mark.parametrize("kind", ["deuteranomaly", "protanomaly"])
-@pytest.mark.parametrize("name, palette, least", [("Okabe-Ito (notebook 10)", OKABE_ITO, 10),
+@pytest.mark.parametrize("name, palette, least", [("Okabe-Ito (notebook 12)", OKABE_ITO, 10),
                                                   ("diagram colours", DIAGRAM, 10),
                                                   ("diagram text", DIAGRAM_TEXT, 10),
                                                   ("plot lines", PLOT_LINES[:2], 10)])

@@ -232,7 +232,7 @@ def test_mask_lab_redraws_when_the_mask_kind_is_clicked(lab, page, tmp_path):
 
 def test_vit_explorer_redraws_when_the_head_is_clicked(lab, page, tmp_path):
     url, token = lab
-    run_all_cells(page, url, token, "09_vision_transformer.ipynb")
+    run_all_cells(page, url, token, "11_vision_transformer.ipynb")
     check_widget_redraws(  # head 0, not the mean of the heads
         page, tmp_path, lambda: page.locator(".widget-toggle-button", has_text="0").first.click(),
         "clicking head 0 in the ViT explorer", "jupyterlab-09-vit-explorer.png")
@@ -240,7 +240,7 @@ def test_vit_explorer_redraws_when_the_head_is_clicked(lab, page, tmp_path):
 
 def test_receptive_field_explorer_redraws_when_the_block_slider_moves(lab, page, tmp_path):
     url, token = lab
-    run_all_cells(page, url, token, "10_windowed_attention_swin.ipynb")
+    run_all_cells(page, url, token, "12_windowed_attention_swin.ipynb")
     check_widget_redraws(  # sliders: patch row, patch col, block; after block 1 -> block 2
         page, tmp_path, lambda: press_slider(page, 2, "ArrowRight"),
         "moving the block slider of the receptive-field explorer",

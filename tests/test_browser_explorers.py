@@ -37,7 +37,7 @@ def test_the_temperature_slider_announces_the_value_it_shows(lab, page, tmp_path
 
 def test_vit_explorer_labels_fit_and_rollout_disables_the_heads(lab, page, tmp_path):
     url, token = lab
-    run_all_cells(page, url, token, "09_vision_transformer.ipynb")
+    run_all_cells(page, url, token, "11_vision_transformer.ipynb")
     buttons = page.locator(".widget-toggle-button")
     buttons.first.scroll_into_view_if_needed()
     cut = page.evaluate("""() => [...document.querySelectorAll('.widget-toggle-button')]
@@ -56,11 +56,11 @@ def test_vit_explorer_labels_fit_and_rollout_disables_the_heads(lab, page, tmp_p
 
 
 def test_notebook_12_chat_answers_and_top_p_redraws(lab, page, tmp_path):
-    """Issue 21: in notebook 12 a learner types a question into the ChatBox and reads
+    """Issue 21: in notebook 14 a learner types a question into the ChatBox and reads
     SmolLM2's answer (loaded into the course's block), and the sampling explorer's top-p
     slider redraws the picture."""
     url, token = lab
-    run_all_cells(page, url, token, "12_modern_small_llm.ipynb")
+    run_all_cells(page, url, token, "14_modern_small_llm.ipynb")
     box = page.locator(".widget-text input").first
     box.scroll_into_view_if_needed()
     box.fill("What is the capital of France?")

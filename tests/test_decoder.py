@@ -147,7 +147,7 @@ def test_encoder_decoder_rejects_a_numpy_source():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_date_model_reaches_97_percent_exact_match_on_every_seed(seed):
-    """Notebook 07's recipe (600 steps, 50 of warm-up, cosine decay), on three seeds, about
+    """Notebook 08's recipe (600 steps, 50 of warm-up, cosine decay), on three seeds, about
     10 s each. Spread over seeds 0-9 (tools/seed_spread.py, 2026-12-04, AMD EPYC):
     natively worst 99.3%, median 100.0%; as a CPU without AVX worst 99.3%, median 100.0%
     (the same ten numbers). Held to 97%, two points under the worst seed. (The recipe without the
@@ -156,7 +156,7 @@ def test_date_model_reaches_97_percent_exact_match_on_every_seed(seed):
     assert exact >= seeded.RECIPES["date_exact_match"][1], f"seed {seed}: {exact:.1%} exact match"
 
 
-# --- EncoderDecoder with another decoder block class (the learner's, notebook 07) -----------
+# --- EncoderDecoder with another decoder block class (the learner's, notebook 08) -----------
 class PlainDecoderBlock(nn.Module):
     """The pre-norm block written out as a learner does: same parameter names, no fast path."""
 
@@ -205,7 +205,7 @@ def test_rope_needs_the_course_block():
 
 
 def test_beam_width_one_is_greedy_on_the_date_model_stopped_early():
-    """Notebook 07's weak model (100 steps): beam width 1 returns greedy's outputs."""
+    """Notebook 08's weak model (100 steps): beam width 1 returns greedy's outputs."""
     pairs = date_task(600)
     src_vocab = char_vocabulary([s for s, _ in pairs])
     tgt_vocab = char_vocabulary([t for _, t in pairs])

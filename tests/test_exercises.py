@@ -345,7 +345,7 @@ def test_check_window_cost(answer, passed, words):
     assert result.passed is passed and words in result.message
 
 
-# Notebook 07: the decoder block, wired by hand from a DecoderBlock's parts
+# Notebook 08: the decoder block, wired by hand from a DecoderBlock's parts
 
 
 def _decoder(block, z, memory, *, self_mask=True, keys_values="memory", queries="decoder",
@@ -520,7 +520,7 @@ def test_check_encoder_block(wiring, passed, words):
     assert result.passed is passed and words in result.message, result.message
 
 
-# Notebook 08: BPE by hand (merge, the training loop, encode), the GPT forward pass from a
+# Notebook 10: BPE by hand (merge, the training loop, encode), the GPT forward pass from a
 # GPT's parts, one key/value-cache step
 from helpers.bpe import BPETokenizer, merge as bpe_merge  # noqa: E402
 from helpers.exercises import bpe as ex_bpe, gpt as ex_gpt  # noqa: E402
@@ -646,7 +646,7 @@ def test_notebook_06_checks_leave_the_global_rng_alone(check, fn):
     assert torch.equal(torch.get_rng_state(), before)
 
 
-# Notebook 11: a pretrained encoder
+# Notebook 13: a pretrained encoder
 from helpers.exercises import pretrained as ex_pretrained  # noqa: E402
 from torch.nn import functional as F_pretrained  # noqa: E402
 
@@ -734,7 +734,7 @@ def test_check_mean_pooling_accepts_the_helpers_functions_and_leaves_the_rng_alo
     assert torch.equal(torch.get_rng_state(), before)
 
 
-# ---- Notebook 12: a modern small LLM ---------------------------------------------------------
+# ---- Notebook 14: a modern small LLM ---------------------------------------------------------
 
 def _rms(x, w, eps):
     return x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w

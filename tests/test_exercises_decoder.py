@@ -1,4 +1,4 @@
-"""Notebook 07's checks of the learner's pieces: the decoder block as a module, greedy
+"""Notebook 08's checks of the learner's pieces: the decoder block as a module, greedy
 decoding and beam search. One test per named mistake: each builds the learner's code with
 that mistake and asserts that the check names it."""
 import json
@@ -346,8 +346,8 @@ def test_the_beam_checks_model_makes_beam_search_differ_from_greedy():
 
 
 def solutions():
-    """The code of notebook 07's solution cells, by the name each defines."""
-    notebook = json.loads((ROOT / "notebooks" / "07_encoder_decoder.ipynb").read_text())
+    """The code of notebook 08's solution cells, by the name each defines."""
+    notebook = json.loads((ROOT / "notebooks" / "08_encoder_decoder.ipynb").read_text())
     found = {}
     for cell in notebook["cells"]:
         if "solution" in cell["metadata"].get("tags", []):

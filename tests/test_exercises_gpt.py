@@ -1,4 +1,4 @@
-"""Notebook 08's checks for the pieces the learner writes: the GPT block and the GPT module
+"""Notebook 10's checks for the pieces the learner writes: the GPT block and the GPT module
 (helpers.gpt), top-p filtering and the generation loop (helpers.generation). Each named
 mistake is made once, in a copy of the solution, and must be named by its check."""
 

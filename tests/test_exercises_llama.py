@@ -1,4 +1,4 @@
-"""Notebook 12's checks of the learner's Llama modules: the reference solutions pass (the
+"""Notebook 14's checks of the learner's Llama modules: the reference solutions pass (the
 block is kept as a piece that helpers.llama.Llama builds from), and each named mistake is
 named. The mistakes are switched on by flags in the solution's own namespace, as a learner
 would type them."""

@@ -1,4 +1,4 @@
-"""Notebook 12's Exercise 7: the whole Llama around the learner's block (check_llama, the
+"""Notebook 14's Exercise 7: the whole Llama around the learner's block (check_llama, the
 piece ``Llama`` that load_smollm2 builds SmolLM2 from); one test per named mistake. The
 solution is read from the notebook, so the test and what the learner sees cannot drift."""
 import sys
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import solved_run  # noqa: E402
 
-_NOTEBOOK = nbformat.read(ROOT / "notebooks" / "12_modern_small_llm.ipynb", as_version=4)
+_NOTEBOOK = nbformat.read(ROOT / "notebooks" / "14_modern_small_llm.ipynb", as_version=4)
 _INDEX, _CODE = next((i, code) for i, code in solved_run.exercises_and_solutions(_NOTEBOOK)
                      if "class MyLlama(" in code)
 # The exercise cell with its stub replaced by the solution (new_caches and step stay as given),

@@ -1,4 +1,4 @@
-"""Notebook 11's exercise checks: each named mistake is named (one test per mistake), the
+"""Notebook 13's exercise checks: each named mistake is named (one test per mistake), the
 right answer passes, and a passing loader is kept as the learner's piece ``load_minilm``."""
 import itertools
 

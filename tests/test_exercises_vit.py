@@ -1,4 +1,4 @@
-"""Notebook 09's exercises: the learner's ViT, step by step (patches, class token and
+"""Notebook 11's exercises: the learner's ViT, step by step (patches, class token and
 positions, the encoder stack, the pooling, the module), each check against the course's
 code on the same weights, one test per named mistake."""
 

@@ -1,4 +1,4 @@
-"""Notebook 10's checks of the learner's Swin pieces: the reference solutions pass (and are
+"""Notebook 12's checks of the learner's Swin pieces: the reference solutions pass (and are
 kept as pieces that helpers.Swin trains with), and each named mistake is named."""
 
 import pytest

@@ -118,11 +118,11 @@ def test_cache_is_checked_for_batch_size_and_kind():
         model(torch.zeros(2, 1, dtype=torch.long), [{}, {}])
 
 
-# --- notebook 08, section 7: fine-tuning beats training from scratch on every seed --------
+# --- notebook 10, section 7: fine-tuning beats training from scratch on every seed --------
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_fine_tuning_beats_training_from_scratch_on_every_seed(seed):
-    """Notebook 08's recipe (section 7): a GPT pretrained on first names, fine-tuned on 300
+    """Notebook 10's recipe (section 7): a GPT pretrained on first names, fine-tuned on 300
     surnames against the same model trained from scratch on them, 150 steps each. The
     notebook's claim, that fine-tuning wins by more than 0.1 nats/char, holds on every seed;
     and the fine-tuned model is at its best by step 100 (it starts to overfit the 300

@@ -218,7 +218,7 @@ def test_mean_pool_and_model_check_their_inputs(model):
         encode_batch(load_tokenizer(), "one sentence")
 
 
-# -- the block as a parameter (notebook 11 passes the learner's) ---------------------------
+# -- the block as a parameter (notebook 13 passes the learner's) ---------------------------
 class PlainBlock(EncoderBlock):
     """The course's block behind the learner's interface: forward(x, mask) -> (out, weights),
     weights always, no need_weights switch."""

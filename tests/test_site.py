@@ -114,7 +114,7 @@ def test_site_pages_pass_axe(site, offline):
     out, _ = site
     page, refused, _ = offline
     problems = []
-    for name in ["index.html", "01_attention_as_soft_lookup.html", "10_windowed_attention_swin.html"]:
+    for name in ["index.html", "01_attention_as_soft_lookup.html", "12_windowed_attention_swin.html"]:
         page.goto((out / name).as_uri())
         typeset(page)
         response = Axe().run(page).response

@@ -145,7 +145,7 @@ def test_digits_split_and_cnn_shapes():
 
 
 def test_returning_weights_gives_the_course_block_the_learners_interface():
-    """Notebook 09's encoder exercise calls block(x) and needs (out, weights) from the
+    """Notebook 11's encoder exercise calls block(x) and needs (out, weights) from the
     learner's block of notebook 06 and from the course's alike."""
     from helpers.encoder import EncoderBlock, EncoderConfig
     from helpers.vit import EncoderBlockWithWeights, returning_weights

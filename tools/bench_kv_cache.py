@@ -1,4 +1,4 @@
-"""Time generation with and without the key/value cache (notebook 08, section 6).
+"""Time generation with and without the key/value cache (notebook 10, section 6).
 
 Greedy decoding of 256 new tokens from a 1-token prompt with ``helpers.generation.generate``,
 an untrained GPT (speed does not depend on training), batch 1. Without the cache each step
@@ -18,8 +18,8 @@ from helpers.generation import generate
 from helpers.gpt import GPT, GPTConfig
 
 N_NEW = 256
-# (name, d_model, num_heads, num_layers): notebook 08's GPT, then a wider and deeper one.
-SIZES = [("notebook 08", 64, 4, 2), ("wider, deeper", 128, 4, 4)]
+# (name, d_model, num_heads, num_layers): notebook 10's GPT, then a wider and deeper one.
+SIZES = [("notebook 10", 64, 4, 2), ("wider, deeper", 128, 4, 4)]
 
 
 def best_time(run, repeats):

@@ -63,7 +63,7 @@ OVERRIDES = {
     # personal.
     "00_start_here": {"**Your progress**": "skip", "print(helpers.progress_report())": "skip"},
     # The sampling explorer's set-up is long and its picture tall: a slide of its own.
-    "12_modern_small_llm": {"import textwrap": "subslide"},
+    "14_modern_small_llm": {"import textwrap": "subslide"},
 }
 
 

@@ -103,8 +103,8 @@ def _module_or_error(cls, make):
 # Which notebook each module's exercises belong to, for the progress file.
 NOTEBOOK_OF_MODULE = {
     "soft_lookup": "01", "self_attention": "02", "masking": "03", "multihead": "04",
-    "positional": "05", "encoder": "06", "training": "07", "decoder": "07", "gpt": "08", "bpe": "08",
-    "vit": "09", "windows": "10", "pretrained": "11", "llama": "12", "applications": "16", "interp": "15",
+    "positional": "05", "encoder": "06", "training": "07", "decoder": "08", "bpe": "09", "gpt": "10",
+    "vit": "11", "windows": "12", "pretrained": "13", "llama": "14", "interp": "15", "applications": "16",
 }
 
 

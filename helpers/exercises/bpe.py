@@ -1,4 +1,4 @@
-"""Exercise checks of Notebook 08, section 2: byte-pair encoding by hand.
+"""Exercise checks of Notebook 09: byte-pair encoding by hand.
 
 The learner writes the three pieces of ``helpers.bpe``: ``merge`` (replace a pair by a new
 id), the training loop (count pairs, merge the most frequent, repeat) and ``encode``

@@ -1,4 +1,4 @@
-"""Exercise checks of Notebook 07, the decoder."""
+"""Exercise checks of Notebook 08, the decoder."""
 import torch
 
 from helpers.exercises._common import Check, _diagnose, _module_or_error, _perturbed

@@ -1,4 +1,4 @@
-"""Exercise checks of Notebook 08, a GPT-style language model."""
+"""Exercise checks of Notebook 10, a GPT-style language model."""
 import torch
 
 from helpers.exercises._common import Check, _diagnose, _module_or_error, _perturbed

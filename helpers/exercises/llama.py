@@ -1,4 +1,4 @@
-"""Exercise checks of Notebook 12, a modern small LLM: RMSNorm, SwiGLU, grouped-query
+"""Exercise checks of Notebook 14, a modern small LLM: RMSNorm, SwiGLU, grouped-query
 attention (as functions, then as modules), the Llama block, one Q4_1 block, the chat
 prompt."""
 import math
@@ -400,7 +400,7 @@ def check_llama_block(cls):
                        "pre-norm with RMSNorm, grouped-query attention with RoPE, SwiGLU.")
 
 
-# -- the tokenizer: notebook 08's merge loop, grown into SmolLM2's byte-level BPE -------------
+# -- the tokenizer: notebook 09's merge loop, grown into SmolLM2's byte-level BPE -------------
 ENCODE_TEXTS = ["What is the capital of France?", "<|im_start|>user\nHi there!<|im_end|>\n",
                 "naïve café, déjà vu", "def f(x):\n    return x ** 2  # 3.14",
                 "Tokenisation splits words   apart."]
@@ -475,7 +475,7 @@ def check_byte_level_encode(encode, tokenizer):
                             f"{tokenizer.pieces(right)[:8]}... — compare with yours, "
                             f"{[tokenizer.tokens[i] for i in got[:8] if 0 <= i < len(tokenizer.tokens)]}...")
     return Check(True, f"Your encode gives SmolLM2's ids on all {len(ENCODE_TEXTS)} texts: "
-                       "notebook 08's merge loop, with special tokens, words and bytes.")
+                       "notebook 09's merge loop, with special tokens, words and bytes.")
 
 
 # -- Exercise 7: the whole model, assembled around the learner's block ------------------------

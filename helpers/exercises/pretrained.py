@@ -1,4 +1,4 @@
-"""Exercise checks of Notebook 11, a pretrained encoder: fuse q, k, v, map one layer's
+"""Exercise checks of Notebook 13, a pretrained encoder: fuse q, k, v, map one layer's
 weights, load the whole checkpoint into a model (the learner's piece ``load_minilm``), pool."""
 import itertools
 import re

@@ -170,7 +170,7 @@ def _schedule_mistake(got, lr, steps, warmup, decay):
     if close(got, rates(decay=other)):
         return ("With decay='cosine' the rate goes down along half a cosine after the "
                 "warm-up, to 0 at the last step: your rate stayed at lr." if decay else
-                "With decay=None the rate holds at lr after the warm-up (06's post-norm run "
+                "With decay=None the rate holds at lr after the warm-up (07's post-norm run "
                 "uses that): your rate decayed.")
     shown = ", ".join(f"{r:.4f}" for r in got[:8])
     wanted = ", ".join(f"{r:.4f}" for r in rates()[:8])

@@ -1,4 +1,4 @@
-"""Exercise checks of Notebook 09, the Vision Transformer."""
+"""Exercise checks of Notebook 11, the Vision Transformer."""
 import torch
 from torch import nn
 

@@ -1,4 +1,4 @@
-"""Exercise checks of Notebook 10, windowed attention and shifted windows (Swin)."""
+"""Exercise checks of Notebook 12, windowed attention and shifted windows (Swin)."""
 import torch
 
 from helpers._checks import shape_str

@@ -1,6 +1,6 @@
 """AttentionExplorer: browse attention weights by example, layer, head and query token.
 
-Used by notebooks 02, 04, 06, 07 and 11 (every model that hands back its weights).
+Used by notebooks 02, 04, 06, 08 and 13 (every model that hands back its weights).
 """
 import torch
 

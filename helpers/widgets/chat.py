@@ -1,4 +1,4 @@
-"""ChatBox: ask an instruction-tuned model a question and read its answer (notebook 12)."""
+"""ChatBox: ask an instruction-tuned model a question and read its answer (notebook 14)."""
 import html
 
 import ipywidgets as widgets

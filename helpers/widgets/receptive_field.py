@@ -1,5 +1,5 @@
 """ReceptiveFieldExplorer: which patches one patch can read after b blocks of window
-attention, without and with shifted windows (notebook 10)."""
+attention, without and with shifted windows (notebook 12)."""
 import ipywidgets as widgets
 import torch
 

@@ -1,5 +1,5 @@
 """SamplingExplorer: temperature, top-k and (optionally) top-p, the next-token distribution
-and fresh samples (notebooks 08 and 12)."""
+and fresh samples (notebooks 10 and 14)."""
 import ipywidgets as widgets
 import torch
 

@@ -1,6 +1,6 @@
 """ViTExplorer: where a Vision Transformer's class token looks, per layer and head or
 rolled out through all layers, and how similar the learned position embeddings are
-(notebook 09)."""
+(notebook 11)."""
 import math
 
 import ipywidgets as widgets
