@@ -128,7 +128,7 @@ __all__ = [
     "GPT", "GPTBlock", "GPTConfig", "GroupedQueryAttention", "History", "KVCache", "LayerNorm",
     "LearnedPositions", "Llama", "LlamaBlock", "LlamaConfig", "MLP", "MappingRow", "MaskLab",
     "MultiHeadAttention", "Names", "PatchMerging", "PositionExplorer", "PretrainedEncoder", "Progress",
-    "ProgressFileWarning", "RMSNorm", "RandomShift", "ReceptiveFieldExplorer",
+    "ProgressFileWarning", "RMSNorm", "RandomShift", "ReceptiveFieldExplorer", "ReviewClassifier",
     "SamplingExplorer", "SelfAttention", "Seq2SeqConfig", "SinusoidalPositions", "SmallCNN",
     "SoftLookupExplorer", "SwiGLU", "Swin", "SwinBlock", "SwinConfig", "TokenHead", "ViT", "ViTConfig",
     "ViTExplorer", "WindowAttention", "ablate_head", "accuracy", "alibi_bias", "alibi_slopes", "answer",
