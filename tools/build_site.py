@@ -153,11 +153,16 @@ def build(out: Path, source: Path, quiet=True, notebooks: Path = NOTEBOOKS) -> d
 
     start = time.monotonic()
     stage(source, notebooks)
-    if out.exists():
-        shutil.rmtree(out)
+    # Sphinx writes into a folder beside the staged source, then the site is copied to
+    # ``out``: myst-nb puts a ``jupyter_execute/`` folder beside its output folder, which
+    # must land in .cache/, not in the repository.
+    html = source.parent / f"{source.name}-html" / "html"
+    for folder in (out, html):
+        if folder.exists():
+            shutil.rmtree(folder)
     log = source.parent / f"{source.name}-sphinx.log"
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(CONF), "-E",
-               "-d", str(source.parent / f"{source.name}-doctrees"), str(source), str(out)]
+               "-d", str(source.parent / f"{source.name}-doctrees"), str(source), str(html)]
     if quiet:
         command.insert(3, "-q")
     with open(log, "w") as stream:
@@ -166,6 +171,7 @@ def build(out: Path, source: Path, quiet=True, notebooks: Path = NOTEBOOKS) -> d
     if result.returncode:
         sys.exit(f"Sphinx failed (exit {result.returncode}); its log: {log}\n"
                  + log.read_text()[-3000:])
+    shutil.copytree(html, out)
     slides.copy_mathjax(out / "_static")
     (out / ".nojekyll").write_text("")  # GitHub Pages: serve _static/ as it is
     return {"seconds": time.monotonic() - start, "warnings": warnings,
