@@ -1,19 +1,22 @@
 """Windowed attention and shifted windows: the Swin Transformer (Liu et al., 2021).
 
-Used by notebook 10. Letters as on the course's card (helpers/__init__.py): a feature map
+Used by notebook 12. Letters as on the course's card (helpers/__init__.py): a feature map
 of G×G patches, each a vector of width C, is stored channels last, (B, G, G, C), as in the
 paper and in torchvision. It is cut into non-overlapping M×M windows and attention runs
 inside each window only: one layer computes M²·G² weights instead of G⁴, linear in the
-image's area for a fixed M. H is the heads; nW = (G/M)² the number of windows of one image.
-(The paper writes the map as h×w patches. The functions also take a non-square map: the
-code names its rows and columns H and W, PyTorch's names, and so calls the heads nh.)
+image's area for a fixed M. H is the heads, D = C/H the head width, and n_w = (G/M)² the
+number of windows of one image, so the windows of a batch are (B·n_w, M·M, C).
 
-    windows = window_partition(x, M)                   # (B·nW, M·M, C)
+The functions also take a map that is not square: its rows and columns are G_h and G_w,
+(B, G_h, G_w, C), and then n_w = (G_h/M)·(G_w/M). (The paper writes h×w patches; torchvision
+H×W. Here H is the heads only.)
+
+    windows = window_partition(x, M)                   # (B·n_w, M·M, C)
     x       = window_reverse(windows, M, G, G)         # (B, G, G, C)
     labels  = shift_region_labels(G, G, M, shift)      # (G, G): which piece of the roll
-    mask    = shifted_window_mask(G, G, M, shift)      # (nW, M·M, M·M), True = may attend
+    mask    = shifted_window_mask(G, G, M, shift)      # (n_w, M·M, M·M), True = may attend
     index   = relative_position_index(M)               # (M·M, M·M) into a (2M-1)² table
-    out, w  = WindowAttention(C, H, M, shift)(x)      # W-MSA (shift 0), SW-MSA (shift M/2)
+    out, w  = WindowAttention(C, H, M, shift)(x)       # W-MSA (shift 0), SW-MSA (shift M/2)
     y       = PatchMerging(C)(x)                       # (B, G/2, G/2, 2C)
     logits, w = Swin(SwinConfig())(images)             # a tiny Swin classifier
 
@@ -36,14 +39,14 @@ from helpers.vit import _import_torchvision_models, check_images, patchify
 # --------------------------------------------------------------------------- checks
 
 def check_feature_map(name: str, x, channels: int | None = None, *, floating: bool = True) -> None:
-    """``x`` must be a (B, G, G, C) tensor, channels last; C checked if given."""
+    """``x`` must be a (B, G_h, G_w, C) tensor, channels last; C checked if given."""
     check_tensor(name, x, floating=floating)
     if x.dim() != 4:
         hint = f"; for one map use {name}[None]" if x.dim() == 3 else ""
-        raise ValueError(f"{name} must be a feature map (B, H, W, C), channels last, got "
+        raise ValueError(f"{name} must be a feature map (B, G_h, G_w, C), channels last, got "
                          f"{shape_str(x.shape)}{hint}")
     if channels is not None and x.shape[-1] != channels:
-        raise ValueError(f"{name} must be (B, H, W, {channels}), got {shape_str(x.shape)}")
+        raise ValueError(f"{name} must be (B, G_h, G_w, {channels}), got {shape_str(x.shape)}")
 
 
 def _pair(shift, window_size: int) -> tuple[int, int]:
@@ -58,14 +61,14 @@ def _pair(shift, window_size: int) -> tuple[int, int]:
     return pair
 
 
-def _check_grid(H: int, W: int, M: int, *, divisible: bool = True) -> None:
+def _check_grid(G_h: int, G_w: int, M: int, *, divisible: bool = True) -> None:
     check_positive_int("window_size", M)
-    if M > H or M > W:
-        raise ValueError(f"the window side M={M} is larger than the {H}x{W} grid; "
-                         f"use a window of at most {min(H, W)}")
-    if divisible and (H % M or W % M):
-        raise ValueError(f"a {H}x{W} grid is not divisible into {M}x{M} windows "
-                         f"(H % M = {H % M}, W % M = {W % M}); pad it to a multiple of {M}")
+    if M > G_h or M > G_w:
+        raise ValueError(f"the window side M={M} is larger than the {G_h}x{G_w} grid; "
+                         f"use a window of at most {min(G_h, G_w)}")
+    if divisible and (G_h % M or G_w % M):
+        raise ValueError(f"a {G_h}x{G_w} grid is not divisible into {M}x{M} windows "
+                         f"(G_h % M = {G_h % M}, G_w % M = {G_w % M}); pad it to a multiple of {M}")
 
 
 # --------------------------------------------------------------------------- windows
@@ -73,64 +76,67 @@ def _check_grid(H: int, W: int, M: int, *, divisible: bool = True) -> None:
 def window_partition(x, window_size: int):
     """Cut a feature map into non-overlapping M×M windows, each a sequence of M·M tokens.
 
-    x (B, G, G, C) -> (B·nW, M·M, C), windows in reading order (left to right, then top
-    to bottom), tokens inside a window in reading order too. Any dtype (it only moves
-    numbers). Example: a 4×4 grid with M = 2 gives 4 windows; window 0 holds the tokens at
-    (0, 0), (0, 1), (1, 0), (1, 1).
+    x (B, G_h, G_w, C) -> (B·n_w, M·M, C), n_w = (G_h/M)·(G_w/M) windows per image, in
+    reading order (left to right, then top to bottom), tokens inside a window in reading
+    order too. Any dtype (it only moves numbers). Example: a 4×4 grid with M = 2 gives 4
+    windows; window 0 holds the tokens at (0, 0), (0, 1), (1, 0), (1, 1).
     """
     check_feature_map("x", x, floating=False)
-    B, H, W, C = x.shape
+    B, G_h, G_w, C = x.shape
     M = window_size
-    _check_grid(H, W, M)
-    x = x.view(B, H // M, M, W // M, M, C)  # (B, rows of windows, M, cols of windows, M, C)
-    x = x.permute(0, 1, 3, 2, 4, 5)  # (B, G/M, G/M, M, M, C): the two window axes first
-    return x.reshape(B * (H // M) * (W // M), M * M, C)  # (B·nW, M·M, C)
+    _check_grid(G_h, G_w, M)
+    x = x.view(B, G_h // M, M, G_w // M, M, C)  # (B, rows of windows, M, cols of windows, M, C)
+    x = x.permute(0, 1, 3, 2, 4, 5)  # (B, G_h/M, G_w/M, M, M, C): the two window axes first
+    return x.reshape(B * (G_h // M) * (G_w // M), M * M, C)  # (B·n_w, M·M, C)
 
 
-def window_reverse(windows, window_size: int, H: int, W: int):
-    """The inverse of ``window_partition``: (B·nW, M·M, C) -> (B, G, G, C)."""
+def window_reverse(windows, window_size: int, G_h: int, G_w: int):
+    """The inverse of ``window_partition``: (B·n_w, M·M, C) -> (B, G_h, G_w, C), for a map
+    of G_h rows and G_w columns of patches (G, G for a square one)."""
     check_tensor("windows", windows, floating=False)
     M = window_size
-    _check_grid(H, W, M)
-    nW = (H // M) * (W // M)
-    if windows.dim() != 3 or windows.shape[1] != M * M or windows.shape[0] % nW:
-        raise ValueError(f"windows must be (B·nW, M·M, C) with nW = {nW} windows of "
-                         f"M·M = {M * M} tokens for a {H}x{W} grid, got {shape_str(windows.shape)}")
-    B, C = windows.shape[0] // nW, windows.shape[-1]
-    x = windows.view(B, H // M, W // M, M, M, C)  # (B, G/M, G/M, M, M, C)
-    x = x.permute(0, 1, 3, 2, 4, 5)  # (B, G/M, M, G/M, M, C)
-    return x.reshape(B, H, W, C)  # (B, G, G, C)
+    _check_grid(G_h, G_w, M)
+    n_w = (G_h // M) * (G_w // M)
+    if windows.dim() != 3 or windows.shape[1] != M * M or windows.shape[0] % n_w:
+        raise ValueError(f"windows must be (B·n_w, M·M, C) with n_w = {n_w} windows of "
+                         f"M·M = {M * M} tokens for a {G_h}x{G_w} grid, got {shape_str(windows.shape)}")
+    B, C = windows.shape[0] // n_w, windows.shape[-1]
+    x = windows.view(B, G_h // M, G_w // M, M, M, C)  # (B, G_h/M, G_w/M, M, M, C)
+    x = x.permute(0, 1, 3, 2, 4, 5)  # (B, G_h/M, M, G_w/M, M, C)
+    return x.reshape(B, G_h, G_w, C)  # (B, G_h, G_w, C)
 
 
-def shift_region_labels(H: int, W: int, window_size: int, shift):
-    """After the cyclic shift, which piece of the map each position holds: (H, W) ints.
+def shift_region_labels(G_h: int, G_w: int, window_size: int, shift):
+    """After the cyclic shift, which piece of the map each position holds: (G_h, G_w) ints.
 
     Rolling the map up and left by ``shift`` (torch.roll(x, (-s, -s))) moves the top rows
     and left columns to the bottom and right. Positions are labelled by the band they sit
-    in, rows [0, H-M), [H-M, H-s), [H-s, H), and the same for columns: label = 3·row band
-    + column band (9 labels; with shift 0 all are 0). Tokens of one window with different
-    labels were not neighbours before the roll, and must not attend to each other.
+    in, rows [0, G_h-M), [G_h-M, G_h-s), [G_h-s, G_h), and the same for columns: label =
+    3·row band + column band (9 labels; with shift 0 all are 0). Tokens of one window with
+    different labels were not neighbours before the roll, and must not attend to each other.
     """
     M = window_size
-    _check_grid(H, W, M)
-    sh, sw = _pair(shift, M)
-    rows, cols = torch.arange(H), torch.arange(W)
-    row_band = (rows >= H - M).long() + (rows >= H - sh).long() if sh else torch.zeros(H, dtype=torch.long)
-    col_band = (cols >= W - M).long() + (cols >= W - sw).long() if sw else torch.zeros(W, dtype=torch.long)
-    return 3 * row_band[:, None] + col_band[None, :]  # (H, W)
+    _check_grid(G_h, G_w, M)
+    s_rows, s_cols = _pair(shift, M)
+    rows, cols = torch.arange(G_h), torch.arange(G_w)
+    row_band = ((rows >= G_h - M).long() + (rows >= G_h - s_rows).long() if s_rows
+                else torch.zeros(G_h, dtype=torch.long))
+    col_band = ((cols >= G_w - M).long() + (cols >= G_w - s_cols).long() if s_cols
+                else torch.zeros(G_w, dtype=torch.long))
+    return 3 * row_band[:, None] + col_band[None, :]  # (G_h, G_w)
 
 
-def shifted_window_mask(H: int, W: int, window_size: int, shift):
-    """The attention mask of shifted windows: (nW, M·M, M·M), True = may attend.
+def shifted_window_mask(G_h: int, G_w: int, window_size: int, shift):
+    """The attention mask of shifted windows: (n_w, M·M, M·M), True = may attend.
 
     Inside each window of the rolled map, a token may attend to a token with the same
     region label (``shift_region_labels``) and to no other. With shift 0 it is all True.
     (torchvision adds -100 to blocked scores instead of -inf; the softmax is the same to
     float precision.)
     """
-    labels = shift_region_labels(H, W, window_size, shift)  # (H, W)
-    windows = window_partition(labels[None, :, :, None], window_size)[..., 0]  # (nW, M·M)
-    return windows[:, :, None] == windows[:, None, :]  # (nW, M·M, M·M)
+    labels = shift_region_labels(G_h, G_w, window_size, shift)  # (G_h, G_w)
+    windows = window_partition(labels[None, :, :, None], window_size)[..., 0]  # (n_w, M·M)
+    return windows[:, :, None] == windows[:, None, :]  # (n_w, M·M, M·M)
 
 
 def relative_position_index(window_size: int):
@@ -148,15 +154,16 @@ def relative_position_index(window_size: int):
     return (offset[0] + M - 1) * (2 * M - 1) + (offset[1] + M - 1)  # (M·M, M·M)
 
 
-def attention_weight_counts(H: int, W: int, window_size: int) -> tuple[int, int]:
-    """Attention weights of one head for one image: (global, windowed).
+def attention_weight_counts(G_h: int, G_w: int, window_size: int) -> tuple[int, int]:
+    """Attention weights of one head for one image of G_h×G_w patches: (global, windowed).
 
-    Global attention over T = H·W tokens: T² = (H·W)². Windows: nW = (H/M)·(W/M) windows
-    of M·M tokens, each an (M·M)² matrix: M⁴·(H/M)·(W/M) = M²·H·W. Example: 56×56 patches,
-    M = 7 (Swin-T's first stage): 9,834,496 against 153,664, 64 times fewer.
+    Global attention over T = G_h·G_w tokens (G² for a square map): T². Windows: n_w =
+    (G_h/M)·(G_w/M) windows of M·M tokens, each an (M·M)² matrix: M⁴·n_w = M²·G_h·G_w.
+    Example: 56×56 patches, M = 7 (Swin-T's first stage): 9,834,496 against 153,664, 64
+    times fewer.
     """
-    _check_grid(H, W, window_size)
-    return (H * W) ** 2, window_size ** 2 * H * W
+    _check_grid(G_h, G_w, window_size)
+    return (G_h * G_w) ** 2, window_size ** 2 * G_h * G_w
 
 
 # --------------------------------------------------------------------------- modules
@@ -164,7 +171,7 @@ def attention_weight_counts(H: int, W: int, window_size: int) -> tuple[int, int]
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside M×M windows (W-MSA), shifted by ``shift`` (SW-MSA).
 
-    x (B, G, G, C) -> out (B, G, G, C), and the weights (B, nW, H, M·M, M·M) if
+    x (B, G, G, C) -> out (B, G, G, C), and the weights (B, n_w, H, M·M, M·M) if
     need_weights, else None (PyTorch's fused kernel, for training). A grid that M does not
     divide is padded with zeros at the bottom and right, as in torchvision; the padding
     takes part in attention and is cut off again. A shift is skipped along a side that
@@ -199,33 +206,33 @@ class WindowAttention(nn.Module):
     def forward(self, x, need_weights=False):
         check_feature_map("x", x, self.d_model)
         check_same_dtype("x", x, self)
-        B, H, W, C = x.shape
-        M, nh, D = self.window_size, self.num_heads, self.head_dim
-        _check_grid(H, W, M, divisible=False)
-        x = F.pad(x, (0, 0, 0, (-W) % M, 0, (-H) % M))  # (B, Hp, Wp, C): zeros below, right
-        Hp, Wp = x.shape[1:3]
-        shift = (self.shift[0] if Hp > M else 0, self.shift[1] if Wp > M else 0)
+        B, G_h, G_w, C = x.shape
+        M, H, D = self.window_size, self.num_heads, self.head_dim
+        _check_grid(G_h, G_w, M, divisible=False)
+        x = F.pad(x, (0, 0, 0, (-G_w) % M, 0, (-G_h) % M))  # zeros below and right
+        rows, cols = x.shape[1:3]  # (B, rows, cols, C): G_h and G_w rounded up to multiples of M
+        shift = (self.shift[0] if rows > M else 0, self.shift[1] if cols > M else 0)
         if any(shift):
             x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))  # up and left
-        windows = window_partition(x, M)  # (B·nW, M·M, C)
-        nW = windows.shape[0] // B
-        qkv = self.qkv(windows).view(B, nW, M * M, 3, nh, D)
-        q, k, v = qkv.permute(3, 0, 1, 4, 2, 5)  # 3 x (B, nW, H, M·M, D)
+        windows = window_partition(x, M)  # (B·n_w, M·M, C)
+        n_w = windows.shape[0] // B
+        qkv = self.qkv(windows).view(B, n_w, M * M, 3, H, D)
+        q, k, v = qkv.permute(3, 0, 1, 4, 2, 5)  # 3 x (B, n_w, H, M·M, D)
         bias = self.relative_position_bias()  # (H, M·M, M·M)
-        mask = shifted_window_mask(Hp, Wp, M, shift)[:, None] if any(shift) else None  # (nW, 1, M·M, M·M)
+        mask = shifted_window_mask(rows, cols, M, shift)[:, None] if any(shift) else None  # (n_w, 1, M·M, M·M)
         if need_weights:  # the formula step by step, keeping the weights
-            out, weights = scaled_dot_product_attention(q, k, v, mask, bias)  # (B, nW, H, M·M, D)
+            out, weights = scaled_dot_product_attention(q, k, v, mask, bias)  # (B, n_w, H, M·M, D)
         else:  # the same maths in PyTorch's fused kernel; bias and mask as one float mask
             attn_mask = bias.to(q.dtype)
             if mask is not None:
-                attn_mask = attn_mask.masked_fill(~mask, float("-inf"))  # (nW, H, M·M, M·M)
+                attn_mask = attn_mask.masked_fill(~mask, float("-inf"))  # (n_w, H, M·M, M·M)
             out, weights = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask), None
-        out = out.transpose(2, 3).reshape(B * nW, M * M, C)  # (B·nW, M·M, C): heads side by side
-        x = window_reverse(self.proj(out), M, Hp, Wp)  # (B, Hp, Wp, C)
+        out = out.transpose(2, 3).reshape(B * n_w, M * M, C)  # (B·n_w, M·M, C): heads side by side
+        x = window_reverse(self.proj(out), M, rows, cols)  # (B, rows, cols, C)
         if any(shift):
             x = torch.roll(x, shifts=shift, dims=(1, 2))  # back down and right
         self.attn_weights = None if weights is None else weights.detach()
-        return x[:, :H, :W].contiguous(), weights  # (B, G, G, C)
+        return x[:, :G_h, :G_w].contiguous(), weights  # (B, G_h, G_w, C): the padding cut off
 
     def extra_repr(self) -> str:
         return (f"d_model={self.d_model}, num_heads={self.num_heads}, "
@@ -237,8 +244,9 @@ class PatchMerging(nn.Module):
 
     x (B, G, G, C) -> (B, G/2, G/2, 2C): each 2×2 block of tokens is concatenated
     (4C numbers, in torchvision's order: top-left, bottom-left, top-right, bottom-right),
-    normalised, and mapped to 2C by a Linear without bias. H and W must be even
-    (torchvision pads an odd side with zeros; we ask for an even one).
+    normalised, and mapped to 2C by a Linear without bias. A map that is not square,
+    (B, G_h, G_w, C), becomes (B, G_h/2, G_w/2, 2C); G_h and G_w must be even (torchvision
+    pads an odd side with zeros; we ask for an even one).
     """
 
     def __init__(self, d_model: int):
@@ -251,10 +259,10 @@ class PatchMerging(nn.Module):
     def forward(self, x):
         check_feature_map("x", x, self.d_model)
         check_same_dtype("x", x, self)
-        B, H, W, C = x.shape
-        if H % 2 or W % 2:
-            raise ValueError(f"patch merging joins 2x2 blocks: H and W must be even, got a "
-                             f"{H}x{W} grid {shape_str(x.shape)}")
+        B, G_h, G_w, C = x.shape
+        if G_h % 2 or G_w % 2:
+            raise ValueError(f"patch merging joins 2x2 blocks: the map's sides G_h and G_w "
+                             f"must be even, got a {G_h}x{G_w} grid {shape_str(x.shape)}")
         x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2],
                        x[:, 0::2, 1::2], x[:, 1::2, 1::2]], dim=-1)  # (B, G/2, G/2, 4C)
         return self.reduction(self.norm(x))  # (B, G/2, G/2, 2C)
@@ -263,7 +271,7 @@ class PatchMerging(nn.Module):
 class SwinBlock(nn.Module):
     """A pre-norm Transformer block whose attention is (shifted-)window attention.
 
-    x (B, G, G, C) -> (B, G, G, C), weights (B, nW, H, M·M, M·M) or None.
+    x (B, G, G, C) -> (B, G, G, C), weights (B, n_w, H, M·M, M·M) or None.
     """
 
     def __init__(self, d_model: int, num_heads: int, window_size: int, shift=0, d_ff=None):
@@ -305,7 +313,7 @@ class Swin(nn.Module):
     in between, a final LayerNorm, the mean over patches and a linear head.
 
     images (B, C_in, R, R) -> logits (B, classes), and a list with every block's weights
-    (B, nW, H, M·M, M·M) if need_weights, else None. No absolute positions: the relative
+    (B, n_w, H, M·M, M·M) if need_weights, else None. No absolute positions: the relative
     position bias inside each window is the only place information.
 
     ``block`` and ``merging`` are the classes of the blocks and of patch merging (the
@@ -361,7 +369,7 @@ class Swin(nn.Module):
                 x, weights = block(x, need_weights=need_weights)  # (B, G, G, C)
                 all_weights.append(weights)
             if s < len(self.merges):
-                x = self.merges[s](x)  # (B, H/2, W/2, 2d)
+                x = self.merges[s](x)  # (B, G/2, G/2, 2C)
         pooled = self.norm(x).mean(dim=(1, 2))  # (B, C)
         return self.head(pooled), (all_weights if need_weights else None)
 
@@ -406,8 +414,8 @@ def window_connections(grid: int, window_size: int, shift=0):
     shift = _pair(shift, M)
     position = torch.arange(grid * grid).view(1, grid, grid, 1)
     rolled = torch.roll(position, shifts=(-shift[0], -shift[1]), dims=(1, 2))
-    members = window_partition(rolled, M)[..., 0]  # (nW, M·M): original index of each token
-    allowed = shifted_window_mask(grid, grid, M, shift)  # (nW, M·M, M·M)
+    members = window_partition(rolled, M)[..., 0]  # (n_w, M·M): original index of each token
+    allowed = shifted_window_mask(grid, grid, M, shift)  # (n_w, M·M, M·M)
     connected = torch.zeros(grid * grid, grid * grid, dtype=torch.bool)
     for window, ok in zip(members, allowed):
         connected[window[:, None], window[None, :]] = ok

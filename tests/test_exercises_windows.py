@@ -21,8 +21,8 @@ from helpers.windows import shifted_window_mask, window_reverse
 
 
 def my_window_partition(x, M):
-    B, H, W, C = x.shape
-    x = x.view(B, H // M, M, W // M, M, C)
+    B, G_h, G_w, C = x.shape
+    x = x.view(B, G_h // M, M, G_w // M, M, C)
     x = x.permute(0, 1, 3, 2, 4, 5)
     return x.reshape(-1, M * M, C)
 
@@ -52,24 +52,24 @@ class MyWindowAttention(nn.Module):
         self.register_buffer("relative_position_index", my_relative_position_index(M), persistent=False)
 
     def forward(self, x, need_weights=False):
-        B, H, W, C = x.shape
-        M, nh = self.window_size, self.num_heads
-        D = C // nh
-        s = self.shift if H > M else 0
+        B, G_h, G_w, C = x.shape
+        M, H = self.window_size, self.num_heads
+        D = C // H
+        s = self.shift if G_h > M else 0
         if s:
             x = torch.roll(x, shifts=(SIGN * s, SIGN * s), dims=(1, 2))
         windows = my_window_partition(x, M)
-        nW = windows.shape[0] // B
-        q, k, v = self.qkv(windows).view(B, nW, M * M, 3, nh, D).permute(3, 0, 1, 4, 2, 5)
+        n_w = windows.shape[0] // B
+        q, k, v = self.qkv(windows).view(B, n_w, M * M, 3, H, D).permute(3, 0, 1, 4, 2, 5)
         scores = q @ k.transpose(-2, -1) / math.sqrt(D)
         bias = my_relative_position_bias(self.relative_position_bias_table, self.relative_position_index)
         scores = scores + (bias.transpose(1, 2) if TRANSPOSED else bias)
         if s and MASKED:
-            mask = shifted_window_mask(H, W, M, s)
+            mask = shifted_window_mask(G_h, G_w, M, s)
             scores = scores.masked_fill(~mask[:, None], float("-inf"))
         weights = torch.softmax(scores, dim=-1)
-        out = (weights @ v).transpose(2, 3).reshape(B * nW, M * M, C)
-        x = window_reverse(self.proj(out), M, H, W)
+        out = (weights @ v).transpose(2, 3).reshape(B * n_w, M * M, C)
+        x = window_reverse(self.proj(out), M, G_h, G_w)
         if s and ROLL_BACK:
             x = torch.roll(x, shifts=(-SIGN * s, -SIGN * s), dims=(1, 2))
         return x, weights
@@ -150,14 +150,14 @@ def test_the_solutions_pass_and_train_in_the_course_swin(notebook, capsys):
 
 def test_the_learners_pieces_match_torchvision(notebook):
     torch.manual_seed(1)
-    for H, W, M, s in [(8, 8, 4, 0), (8, 8, 4, 2), (6, 9, 3, 1)]:
+    for G_h, G_w, M, s in [(8, 8, 4, 0), (8, 8, 4, 2), (6, 9, 3, 1)]:
         course = WindowAttention(8, 2, M, s)
         mine = notebook["MyWindowAttention"](8, 2, M, s)
         with torch.no_grad():
             for p in course.parameters():
                 p.add_(0.2 * torch.randn_like(p))
         mine.load_state_dict(course.state_dict())
-        x = torch.randn(2, H, W, 8)
+        x = torch.randn(2, G_h, G_w, 8)
         assert torch.allclose(mine(x)[0], torchvision_window_attention(course)(x), atol=1e-5)
     course = PatchMerging(8)
     mine = notebook["MyPatchMerging"](8)
@@ -190,7 +190,7 @@ def test_check_window_attention_names_an_index_off_by_m_minus_1(notebook):
 
 def test_check_window_attention_names_a_shift_of_a_single_window(notebook):
     source = SOLUTIONS.split("class MyWindowAttention")[1].split("class MyPatchMerging")[0]
-    notebook_cell("class MyWindowAttention" + source.replace("if H > M else 0", ""), notebook)
+    notebook_cell("class MyWindowAttention" + source.replace("if G_h > M else 0", ""), notebook)
     result = exercises.check_window_attention(notebook["MyWindowAttention"])
     assert not result.passed and "single window" in result.message, result.message
 
@@ -244,6 +244,26 @@ def right_bias(table, index):
 def test_check_relative_position_bias(fn, passed, words):
     result = exercises.check_relative_position_bias(fn)
     assert result.passed is passed and words in result.message, result.message
+
+
+@pytest.mark.parametrize("answer, passed, words", [
+    ((56 ** 4, 49 * 56 * 56), True, "64× fewer"),
+    (None, False, "Not done yet"),
+    ((56 * 56, 49 * 56 * 56), False, "That counts tokens"),
+    ((56 ** 4, 7 ** 4), False, "one window"),
+    ((56 ** 4, 7 ** 3 * 56 * 56), False, "window count is off: n_w = (G/M)²"),
+])
+def test_check_window_cost(answer, passed, words):
+    result = exercises.check_window_cost(answer, G=56, M=7)
+    assert result.passed is passed and words in result.message, result.message
+
+
+def test_check_window_cost_still_takes_the_old_keywords_h_and_w():
+    assert exercises.check_window_cost((56 ** 4, 49 * 56 * 56), H=56, W=56, M=7).passed
+    result = exercises.check_window_cost(((4 * 6) ** 2, 4 * 4 * 6), H=4, W=6, M=2)  # not square
+    assert result.passed and "G_h·G_w" in result.message, result.message
+    with pytest.raises(TypeError, match="G=..., M=..."):
+        exercises.check_window_cost(None, M=7)
 
 
 def test_swin_refuses_a_block_that_is_not_a_module_class():

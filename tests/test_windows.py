@@ -37,17 +37,17 @@ def test_each_window_holds_an_m_by_m_square():
     assert windows[3].tolist() == [12, 13, 18, 19]  # the first of the second row of windows
 
 
-def independent_mask(H, W, M, s):
+def independent_mask(G_h, G_w, M, s):
     """The mask from its definition: roll the positions, then two tokens of a window may
     attend iff their original positions were neighbours up to the wrap-around, i.e. they
-    came from the same side of every seam the roll created."""
-    rows = (torch.arange(H) + s) % H  # the original row now at each rolled row
-    cols = (torch.arange(W) + s) % W
-    wrapped_r = rows < s if s else torch.zeros(H, dtype=torch.bool)  # came from the top
-    wrapped_c = cols < s if s else torch.zeros(W, dtype=torch.bool)
+    came from the same side of every seam the roll created. G_h rows, G_w columns."""
+    rows = (torch.arange(G_h) + s) % G_h  # the original row now at each rolled row
+    cols = (torch.arange(G_w) + s) % G_w
+    wrapped_r = rows < s if s else torch.zeros(G_h, dtype=torch.bool)  # came from the top
+    wrapped_c = cols < s if s else torch.zeros(G_w, dtype=torch.bool)
     masks = []
-    for wr in range(H // M):
-        for wc in range(W // M):
+    for wr in range(G_h // M):
+        for wc in range(G_w // M):
             r = torch.arange(wr * M, (wr + 1) * M).repeat_interleave(M)
             c = torch.arange(wc * M, (wc + 1) * M).repeat(M)
             side_r, side_c = wrapped_r[r], wrapped_c[c]
@@ -55,10 +55,10 @@ def independent_mask(H, W, M, s):
     return torch.stack(masks)
 
 
-@pytest.mark.parametrize("H, W, M, s", [(8, 8, 4, 2), (8, 12, 4, 2), (6, 6, 3, 1), (4, 4, 2, 1),
-                                        (12, 8, 4, 1), (8, 8, 4, 0)])
-def test_shift_mask_against_an_independent_construction(H, W, M, s):
-    assert torch.equal(shifted_window_mask(H, W, M, s), independent_mask(H, W, M, s))
+@pytest.mark.parametrize("G_h, G_w, M, s", [(8, 8, 4, 2), (8, 12, 4, 2), (6, 6, 3, 1), (4, 4, 2, 1),
+                                            (12, 8, 4, 1), (8, 8, 4, 0)])
+def test_shift_mask_against_an_independent_construction(G_h, G_w, M, s):
+    assert torch.equal(shifted_window_mask(G_h, G_w, M, s), independent_mask(G_h, G_w, M, s))
 
 
 def test_region_labels_and_mask_of_the_paper_figure():
@@ -81,18 +81,18 @@ def test_relative_position_index():
     assert torch.equal(index.flatten(), module.relative_position_index)
 
 
-@pytest.mark.parametrize("H, W, M, shift", [
+@pytest.mark.parametrize("G_h, G_w, M, shift", [
     (8, 8, 4, 0), (8, 8, 4, 2), (7, 10, 4, 2), (9, 9, 3, 1), (5, 6, 4, 0), (4, 6, 4, 2), (6, 6, 2, 1),
 ])
 @pytest.mark.parametrize("need_weights", [False, True])
-def test_window_attention_matches_torchvision(H, W, M, shift, need_weights):
+def test_window_attention_matches_torchvision(G_h, G_w, M, shift, need_weights):
     torch.manual_seed(0)
     ours = perturbed(WindowAttention(16, 2, M, shift))
     theirs = torchvision_window_attention(ours)
-    x = torch.randn(2, H, W, 16, requires_grad=True)
+    x = torch.randn(2, G_h, G_w, 16, requires_grad=True)
     a, weights = ours(x, need_weights=need_weights)
     b = theirs(x)
-    assert a.shape == (2, H, W, 16)
+    assert a.shape == (2, G_h, G_w, 16)
     assert torch.allclose(a, b, atol=1e-5)
     grad = torch.randn_like(a)
     ga = torch.autograd.grad(a, [x, ours.qkv.weight, ours.relative_position_bias_table], grad)
@@ -100,8 +100,8 @@ def test_window_attention_matches_torchvision(H, W, M, shift, need_weights):
     for u, v in zip(ga, gb):
         assert torch.allclose(u, v, atol=1e-5)
     if need_weights:
-        Hp, Wp = -(-H // M) * M, -(-W // M) * M
-        assert weights.shape == (2, (Hp // M) * (Wp // M), 2, M * M, M * M)
+        n_w = -(-G_h // M) * -(-G_w // M)  # windows of the map padded to multiples of M
+        assert weights.shape == (2, n_w, 2, M * M, M * M)
         assert torch.allclose(weights.sum(-1), torch.ones(()), atol=1e-5)
 
 
@@ -127,6 +127,7 @@ def test_swin_shapes_fast_path_and_weights():
 def test_attention_weight_counts():
     assert attention_weight_counts(56, 56, 7) == (56 ** 4, 49 * 56 * 56)
     assert attention_weight_counts(8, 8, 8) == (4096, 4096)
+    assert attention_weight_counts(4, 6, 2) == (24 ** 2, 4 * 24)  # G_h = 4 rows, G_w = 6 columns
 
 
 def test_receptive_field_matches_gradients_through_real_blocks():
@@ -169,10 +170,10 @@ def test_two_corners_task():
     (lambda: window_partition(torch.zeros(1, 6, 8, 2), 4), "not divisible into 4x4 windows"),
     (lambda: window_partition(torch.zeros(1, 4, 4, 2), 8), "larger than the 4x4 grid"),
     (lambda: window_partition(torch.zeros(6, 8, 2), 2), "for one map use x\\[None\\]"),
-    (lambda: window_reverse(torch.zeros(5, 4, 2), 2, 4, 4), "nW = 4 windows"),
+    (lambda: window_reverse(torch.zeros(5, 4, 2), 2, 4, 4), "n_w = 4 windows"),
     (lambda: shifted_window_mask(8, 8, 4, 4), "between 0 and M - 1 = 3"),
     (lambda: WindowAttention(16, 2, 4)(torch.zeros(1, 3, 8, 16)), "larger than the 3x8 grid"),
-    (lambda: WindowAttention(16, 2, 4)(torch.zeros(1, 8, 8, 12)), "must be \\(B, H, W, 16\\), got \\(1, 8, 8, 12\\)"),
+    (lambda: WindowAttention(16, 2, 4)(torch.zeros(1, 8, 8, 12)), "must be \\(B, G_h, G_w, 16\\), got \\(1, 8, 8, 12\\)"),
     (lambda: WindowAttention(15, 2, 4), "must divide by num_heads"),
     (lambda: PatchMerging(4)(torch.zeros(1, 3, 4, 4)), "must be even, got a 3x4 grid"),
     (lambda: Swin(SwinConfig(image_size=8, patch_size=2, window_size=4, depths=(2, 2), num_heads=(2, 2))),

@@ -7,37 +7,38 @@ from helpers.yours import builds
 
 
 def check_window_partition(window_partition):
-    """Exercise: ``window_partition(x, M)``, (B, H, W, C) -> (B·nW, M·M, C), windows in
-    reading order, the tokens of each window in reading order."""
+    """Exercise: ``window_partition(x, M)``, (B, G_h, G_w, C) -> (B·n_w, M·M, C), windows in
+    reading order, the tokens of each window in reading order. The check's map is 4×6
+    patches (G_h rows, G_w columns), so that rows and columns cannot be confused."""
     M = 2
-    x = torch.randn(2, 4, 6, 3, generator=torch.Generator().manual_seed(0))  # H != W on purpose
-    B, H, W, C = x.shape
-    nW = (H // M) * (W // M)
-    grid = x.view(B, H // M, M, W // M, M, C)  # (B, rows, M, cols, M, C)
-    right = grid.permute(0, 1, 3, 2, 4, 5).reshape(B * nW, M * M, C)
+    x = torch.randn(2, 4, 6, 3, generator=torch.Generator().manual_seed(0))  # G_h != G_w on purpose
+    B, G_h, G_w, C = x.shape
+    n_w = (G_h // M) * (G_w // M)
+    grid = x.view(B, G_h // M, M, G_w // M, M, C)  # (B, rows of windows, M, cols of windows, M, C)
+    right = grid.permute(0, 1, 3, 2, 4, 5).reshape(B * n_w, M * M, C)
     mistakes = {
-        "Your windows cut across rows: a view (or reshape) of (B, H, W, C) straight to "
-        "(B·nW, M·M, C) takes M·M consecutive tokens of memory, which run along one row of "
-        "the map. Split H and W first, view(B, H/M, M, W/M, M, C), then permute the two "
-        "window axes in front: permute(0, 1, 3, 2, 4, 5).":
-            x.reshape(B * nW, M * M, C),
+        "Your windows cut across rows: a view (or reshape) of (B, G_h, G_w, C) straight to "
+        "(B·n_w, M·M, C) takes M·M consecutive tokens of memory, which run along one row of "
+        "the map. Split the rows and the columns first, view(B, G_h/M, M, G_w/M, M, C), then "
+        "permute the two window axes in front: permute(0, 1, 3, 2, 4, 5).":
+            x.reshape(B * n_w, M * M, C),
         "Your windows come column by column (top to bottom, then left to right); number them in "
         "reading order: rows of windows first, then columns.":
-            grid.permute(0, 3, 1, 2, 4, 5).reshape(B * nW, M * M, C),
+            grid.permute(0, 3, 1, 2, 4, 5).reshape(B * n_w, M * M, C),
         "The tokens inside each window are transposed (column by column); keep the row within "
         "the window before the column within the window: permute(0, 1, 3, 2, 4, 5).":
-            grid.permute(0, 1, 3, 4, 2, 5).reshape(B * nW, M * M, C),
-        f"You kept the batch and the windows apart, (B, nW, M·M, C) = (2, {nW}, {M * M}, {C}); "
-        "merge them into one batch of windows, B·nW, so that attention runs on all at once.":
-            right.view(B, nW, M * M, C),
-        "You returned (B·nW, C, M·M): the tokens must be the second dimension, features last.":
+            grid.permute(0, 1, 3, 4, 2, 5).reshape(B * n_w, M * M, C),
+        f"You kept the batch and the windows apart, (B, n_w, M·M, C) = (2, {n_w}, {M * M}, {C}); "
+        "merge them into one batch of windows, B·n_w, so that attention runs on all at once.":
+            right.view(B, n_w, M * M, C),
+        "You returned (B·n_w, C, M·M): the tokens must be the second dimension, features last.":
             right.transpose(1, 2),
     }
     got = window_partition(x.clone(), M)
     if isinstance(got, torch.Tensor) and got.numel() == right.numel() and got.dim() == 3 \
             and got.shape[-1] == C and got.shape != right.shape:
         return Check(False, f"Wrong window size: {M}x{M} windows hold M·M = {M * M} tokens, so "
-                            f"a {H}x{W} map gives {nW} windows per image, {B * nW} in all; you "
+                            f"a {G_h}x{G_w} map gives {n_w} windows per image, {B * n_w} in all; you "
                             f"returned {shape_str(got.shape)}.")
     return _diagnose(got, right, mistakes,
                      "Windows in reading order, tokens in reading order inside each: the layout "
@@ -89,40 +90,52 @@ def check_window_mask(window_mask):
                      "of 256 pairs), as in helpers.shifted_window_mask.")
 
 
-def check_window_cost(answer, H, W, M):
+def check_window_cost(answer, G=None, M=None, *, H=None, W=None):
     """Exercise: ``answer = (global_weights, window_weights)``: the attention weights of one
-    head for one image, global attention over H·W patches and M×M windows."""
+    head for one image, global attention over the G×G patches of a map and M×M windows:
+    ``check_window_cost(answer, G=56, M=7)``.
+
+    ``H=``, ``W=`` are the old names of the map's rows and columns (before the course wrote
+    them G, as H is the heads), still accepted for a map of H×W patches; to be removed."""
+    G_h, G_w = (H, W) if H is not None or W is not None else (G, G)
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in (G_h, G_w, M)):
+        raise TypeError(f"call check_window_cost(answer, G=..., M=...) with two positive ints, "
+                        f"got G={G!r}, M={M!r}")
+    square = G_h == G_w
+    tokens = "G²" if square else "G_h·G_w"  # T in letters, and n_w below
+    windows = "(G/M)²" if square else "(G_h/M)·(G_w/M)"
     if answer is None:
         return Check(False, "Not done yet: set answer to (global_weights, window_weights), "
                             "two ints.")
     if not (isinstance(answer, tuple) and len(answer) == 2
             and all(isinstance(a, int) and not isinstance(a, bool) for a in answer)):
         return Check(False, f"Expected a tuple of two ints, got {answer!r}.")
-    T, nW = H * W, (H // M) * (W // M)
+    T, n_w = G_h * G_w, (G_h // M) * (G_w // M)
     glob, windowed = answer
     if glob != T * T:
-        hints = {T: f"That counts tokens: {H}·{W} = {T}. Every token has a weight for every "
-                    f"token: T² = {T}².",
+        hints = {T: f"That counts tokens: T = {tokens} = {G_h}·{G_w} = {T}. Every token has a "
+                    f"weight for every token: T² = {T}².",
                  2 * T: "Each of the T queries has T weights: T², not 2T.",
                  T * (T - 1): "A token attends to itself too: T², not T(T - 1)."}
-        return Check(False, hints.get(glob, f"Global: not {glob:,}. T = H·W tokens, a T×T "
+        return Check(False, hints.get(glob, f"Global: not {glob:,}. T = {tokens} tokens, a T×T "
                                             "matrix."))
-    right = M * M * H * W
+    right = M * M * T
     if windowed == right:
-        return Check(True, f"global {glob:,}; windows {nW} × (M·M)² = {nW} × {M ** 4:,} = "
-                           f"{right:,} = M²·H·W: {glob // right}× fewer, and linear in H·W.")
-    hints = {M ** 4: f"That is one window, (M·M)² = {M ** 4:,}; there are (H/M)·(W/M) = {nW} "
-                     "windows.",
-             M * M * nW: "That counts tokens (nW windows of M·M); each window has an "
-                         "(M·M)×(M·M) matrix.",
-             M ** 3 * H * W: "Your window count is off: nW = (H/M)·(W/M), not H·W/M.",
-             nW * nW * M ** 4: "That is as many weights as global attention: windows only attend "
-                               "inside themselves, so there is one (M·M)² block per window, not "
-                               "per pair of windows.",
-             M ** 2 * nW ** 2: "Each window holds M·M tokens, so its matrix has (M·M)² = M⁴ "
-                               "entries; there are nW windows: nW·M⁴."}
+        return Check(True, f"global {glob:,}; windows {n_w} × (M·M)² = {n_w} × {M ** 4:,} = "
+                           f"{right:,} = M²·{tokens}: {glob // right}× fewer, and linear in "
+                           f"the number of patches {tokens}.")
+    hints = {M ** 4: f"That is one window, (M·M)² = {M ** 4:,}; there are n_w = {windows} = "
+                     f"{n_w} windows.",
+             M * M * n_w: "That counts tokens (n_w windows of M·M); each window has an "
+                          "(M·M)×(M·M) matrix.",
+             M ** 3 * T: f"Your window count is off: n_w = {windows}, not {tokens}/M.",
+             n_w * n_w * M ** 4: "That is as many weights as global attention: windows only "
+                                 "attend inside themselves, so there is one (M·M)² block per "
+                                 "window, not per pair of windows.",
+             M ** 2 * n_w ** 2: "Each window holds M·M tokens, so its matrix has (M·M)² = M⁴ "
+                                "entries; there are n_w windows: n_w·M⁴."}
     return Check(False, hints.get(windowed, f"Windows: not {windowed:,}. Count the windows, "
-                                            "nW = (H/M)·(W/M), and the weights of one window, "
+                                            f"n_w = {windows}, and the weights of one window, "
                                             "(M·M)²."))
 
 
@@ -166,29 +179,29 @@ def check_relative_position_index(relative_position_index):
 
 
 def check_relative_position_bias(relative_position_bias):
-    """Exercise: ``relative_position_bias(table, index)``: the table ((2M-1)², nh) and the
-    index (M·M, M·M) -> every head's bias (nh, M·M, M·M), bias[h, i, j] = table[index[i, j], h]."""
+    """Exercise: ``relative_position_bias(table, index)``: the table ((2M-1)², H) and the
+    index (M·M, M·M) -> every head's bias (H, M·M, M·M), bias[h, i, j] = table[index[i, j], h]."""
     from helpers.windows import relative_position_index
-    M, nh = 3, 2
+    M, H = 3, 2
     g = torch.Generator().manual_seed(0)
-    table = torch.randn((2 * M - 1) ** 2, nh, generator=g)
+    table = torch.randn((2 * M - 1) ** 2, H, generator=g)
     index = relative_position_index(M)
-    picked = table[index.flatten()]  # (M·M·M·M, nh)
-    right = picked.view(M * M, M * M, nh).permute(2, 0, 1)
+    picked = table[index.flatten()]  # (M·M·M·M, H)
+    right = picked.view(M * M, M * M, H).permute(2, 0, 1)  # (H, M·M, M·M)
     mistakes = {
         "Your bias is transposed: bias[h, i, j] must be the bias of query i and key j, but "
         "yours puts the keys first. permute(2, 0, 1) keeps (query, key) in that order; "
         "permute(2, 1, 0) swaps them.":
             right.transpose(1, 2),
-        "You reshaped (M·M·M·M, nh) straight to (nh, M·M, M·M): that mixes heads and pairs. "
-        "View as (M·M, M·M, nh) first, then move the heads in front with permute(2, 0, 1).":
-            picked.reshape(nh, M * M, M * M),
+        "You reshaped (M·M·M·M, H) straight to (H, M·M, M·M): that mixes heads and pairs. "
+        "View as (M·M, M·M, H) first, then move the heads in front with permute(2, 0, 1).":
+            picked.reshape(H, M * M, M * M),
     }
     got = relative_position_bias(table.clone(), index.clone())
-    if isinstance(got, torch.Tensor) and got.shape == (M * M, M * M, nh):
-        return Check(False, f"You returned (M·M, M·M, nh) = {shape_str(got.shape)}: the heads "
-                            "go first, (nh, M·M, M·M), so that the bias adds to the scores "
-                            "(B, nW, nh, M·M, M·M).")
+    if isinstance(got, torch.Tensor) and got.shape == (M * M, M * M, H):
+        return Check(False, f"You returned (M·M, M·M, H) = {shape_str(got.shape)}: the heads "
+                            "go first, (H, M·M, M·M), so that the bias adds to the scores "
+                            "(B, n_w, H, M·M, M·M).")
     return _diagnose(got, right, mistakes,
                      "Each head's bias repeats in M×M blocks: the same offset, the same number.")
 
@@ -227,28 +240,28 @@ def _window_attention_variant(ref, x, *, direction=-1, roll_back=True, use_mask=
                               scale="sqrt", shift_one_window=False):
     """The course's WindowAttention, by hand, with one classic mistake switched on."""
     from helpers.windows import shifted_window_mask, window_partition, window_reverse
-    B, H, W, C = x.shape
-    M, nh, D = ref.window_size, ref.num_heads, ref.head_dim
-    s = ref.shift[0] if (H > M or shift_one_window) else 0
+    B, G_h, G_w, C = x.shape
+    M, H, D = ref.window_size, ref.num_heads, ref.head_dim
+    s = ref.shift[0] if (G_h > M or shift_one_window) else 0
     if s:
         x = torch.roll(x, shifts=(direction * s, direction * s), dims=(1, 2))
-    windows = window_partition(x, M)  # (B·nW, M·M, C)
-    nW = windows.shape[0] // B
-    q, k, v = ref.qkv(windows).view(B, nW, M * M, 3, nh, D).permute(3, 0, 1, 4, 2, 5)
+    windows = window_partition(x, M)  # (B·n_w, M·M, C)
+    n_w = windows.shape[0] // B
+    q, k, v = ref.qkv(windows).view(B, n_w, M * M, 3, H, D).permute(3, 0, 1, 4, 2, 5)
     scores = q @ k.transpose(-2, -1) / {"sqrt": D ** 0.5, "D": D, "none": 1.0}[scale]
     index = ref.relative_position_index
     if bias == "off by M-1":
         index = index - (M - 1) * (2 * M - 1) - (M - 1)
     if bias != "none":
         table = ref.relative_position_bias_table[index.flatten()]
-        b = table.view(M * M, M * M, nh).permute(2, 0, 1)  # (nh, M·M, M·M)
+        b = table.view(M * M, M * M, H).permute(2, 0, 1)  # (H, M·M, M·M)
         scores = scores + (b.transpose(1, 2) if bias == "transposed" else b)
     if s and use_mask:
-        mask = shifted_window_mask(H, W, M, s)[:, None]  # (nW, 1, M·M, M·M)
+        mask = shifted_window_mask(G_h, G_w, M, s)[:, None]  # (n_w, 1, M·M, M·M)
         scores = scores.masked_fill(~mask, float("-inf"))
-    out = torch.softmax(scores, dim=-1) @ v  # (B, nW, nh, M·M, D)
-    out = out.transpose(2, 3).reshape(B * nW, M * M, C)
-    x = window_reverse(ref.proj(out), M, H, W)
+    out = torch.softmax(scores, dim=-1) @ v  # (B, n_w, H, M·M, D)
+    out = out.transpose(2, 3).reshape(B * n_w, M * M, C)  # (B·n_w, M·M, C)
+    x = window_reverse(ref.proj(out), M, G_h, G_w)  # (B, G_h, G_w, C)
     if s and roll_back:
         x = torch.roll(x, shifts=(-direction * s, -direction * s), dims=(1, 2))
     return x
@@ -262,7 +275,7 @@ WINDOW_MISTAKES = {
     "output lands s rows up and s columns left of where it belongs.": dict(roll_back=False),
     "The mask is missing for shifted windows: after the roll, a window at the bottom or right "
     "edge holds patches from opposite edges of the image. Block the pairs with different "
-    "labels: scores.masked_fill(~shifted_window_mask(H, W, M, s), -inf).": dict(use_mask=False),
+    "labels: scores.masked_fill(~shifted_window_mask(G_h, G_w, M, s), -inf).": dict(use_mask=False),
     "Your relative position index is off by (M-1): without + M - 1 the offsets are negative "
     "and PyTorch silently reads rows from the end of the table.": dict(bias="off by M-1"),
     "The bias table is indexed transposed: bias[h, i, j] must be the bias of query i and key "
@@ -271,8 +284,8 @@ WINDOW_MISTAKES = {
     "softmax.": dict(bias="none"),
     "You divided the scores by D, not √D.": dict(scale="D"),
     "You forgot to divide the scores by √D.": dict(scale="none"),
-    "This map is a single window (H = W = M): there is nothing to shift, and torchvision "
-    "skips the shift (and the mask) then. Shift only when H > M.": dict(shift_one_window=True),
+    "This map is a single window (G_h = G_w = M): there is nothing to shift, and torchvision "
+    "skips the shift (and the mask) then. Shift only when G_h > M.": dict(shift_one_window=True),
 }
 
 
@@ -288,7 +301,7 @@ def _compare_module(mine, reference, x, case, named, variant, weights_shape=True
     if isinstance(expected, tuple):
         if not (isinstance(got, tuple) and len(got) == 2):
             return Check(False, "forward must return a pair (out, weights): the output "
-                                "(B, H, W, C) and the weights (B, nW, nh, M·M, M·M) when "
+                                "(B, G_h, G_w, C) and the weights (B, n_w, H, M·M, M·M) when "
                                 "need_weights=True (None otherwise is fine).")
         (out, weights), (exp_out, exp_w) = got, expected
     else:
@@ -311,7 +324,7 @@ def _compare_module(mine, reference, x, case, named, variant, weights_shape=True
                 or not torch.allclose(weights.detach(), exp_w.detach(), atol=1e-5):
             return Check(False, f"{case.capitalize()}: the output is right but the weights "
                                 f"are not: expected every window's softmax weights, "
-                                f"{shape_str(exp_w.shape)} (B, nW, nh, M·M, M·M).")
+                                f"{shape_str(exp_w.shape)} (B, n_w, H, M·M, M·M).")
     grad = torch.randn(exp_out.shape, generator=torch.Generator().manual_seed(9))
     (out * grad).sum().backward()
     (exp_out * grad).sum().backward()
@@ -330,28 +343,29 @@ def _compare_module(mine, reference, x, case, named, variant, weights_shape=True
 def check_window_attention(cls):
     """Exercise: ``class MyWindowAttention(nn.Module)``, built as ``cls(d_model, num_heads,
     window_size, shift=0)``, with parameters ``qkv`` (C -> 3C), ``proj`` (C -> C) and
-    ``relative_position_bias_table`` ((2M-1)², nh), and ``forward(x, need_weights=False)``:
-    x (B, H, W, C), H and W multiples of M -> (out (B, H, W, C), weights (B, nW, nh, M·M, M·M)).
+    ``relative_position_bias_table`` ((2M-1)², H), and ``forward(x, need_weights=False)``:
+    x (B, G_h, G_w, C), G_h and G_w multiples of M -> (out (B, G_h, G_w, C), weights
+    (B, n_w, H, M·M, M·M)).
 
     Compared with the course's WindowAttention (same weights), forward and backward, shift 0
     and M/2, on a square and a wide map and on a map that is a single window."""
     from helpers.windows import WindowAttention
 
-    C, nh = 8, 2
-    cases = [(8, 8, 4, 0), (8, 8, 4, 2), (8, 12, 4, 2), (4, 4, 4, 2)]
+    C, H = 8, 2
+    cases = [(8, 8, 4, 0), (8, 8, 4, 2), (8, 12, 4, 2), (4, 4, 4, 2)]  # (G_h, G_w, M, shift)
     g = torch.Generator().manual_seed(3)
-    for H, W, M, s in cases:
-        mine, error = _module_or_error(cls, lambda c: c(C, nh, M, s))
+    for G_h, G_w, M, s in cases:
+        mine, error = _module_or_error(cls, lambda c: c(C, H, M, s))
         if error is not None:
             return error
-        reference = _perturbed(lambda: WindowAttention(C, nh, M, s), seed=4)
+        reference = _perturbed(lambda: WindowAttention(C, H, M, s), seed=4)
         error = _state_dict_error(mine, reference, "window attention")
         if error is not None:
             return error
         mine.load_state_dict(reference.state_dict())
         mine.eval()
-        x = torch.randn(2, H, W, C, generator=g)
-        case = f"on a {H}x{W} map, M = {M}, shift {s}"
+        x = torch.randn(2, G_h, G_w, C, generator=g)
+        case = f"on a {G_h}x{G_w} map, M = {M}, shift {s}"
 
         def variant(x, reference=reference):
             return {m: _window_attention_variant(reference, x, **kw) for m, kw in WINDOW_MISTAKES.items()}
@@ -366,16 +380,17 @@ def _patch_merging_variants(ref, x):
     def merge(parts):
         return ref.reduction(ref.norm(torch.cat(parts, dim=-1)))
     tl, bl, tr, br = x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]
-    B, H, W, C = x.shape
+    B, G_h, G_w, C = x.shape
     return {
         "You concatenated the 2x2 block in reading order (top-left, top-right, bottom-left, "
         "bottom-right); torchvision and the paper's code use top-left, bottom-left, top-right, "
         "bottom-right: x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]. "
         "With another order the weights of a trained Swin read the wrong patches.":
             merge([tl, tr, bl, br]),
-        "You reshaped (B, H, W, C) straight to (B, H/2, W/2, 4C): that joins 4 neighbours "
-        "along a row, not a 2x2 block. Take the four strided slices and concatenate them.":
-            ref.reduction(ref.norm(x.reshape(B, H // 2, W // 2, 4 * C))),
+        "You reshaped (B, G_h, G_w, C) straight to (B, G_h/2, G_w/2, 4C): that joins 4 "
+        "neighbours along a row, not a 2x2 block. Take the four strided slices and concatenate "
+        "them.":
+            ref.reduction(ref.norm(x.reshape(B, G_h // 2, G_w // 2, 4 * C))),
         "You forgot the LayerNorm before the reduction.": ref.reduction(torch.cat([tl, bl, tr, br], -1)),
     }
 
@@ -383,8 +398,8 @@ def _patch_merging_variants(ref, x):
 @builds("PatchMerging", "helpers.windows:PatchMerging")
 def check_patch_merging(cls):
     """Exercise: ``class MyPatchMerging(nn.Module)``, built as ``cls(d_model)``, with ``norm``
-    (LayerNorm(4C)) and ``reduction`` (Linear(4C, 2C), no bias): x (B, H, W, C) ->
-    (B, H/2, W/2, 2C). Compared with the course's PatchMerging, forward and backward."""
+    (LayerNorm(4C)) and ``reduction`` (Linear(4C, 2C), no bias): x (B, G_h, G_w, C) ->
+    (B, G_h/2, G_w/2, 2C). Compared with the course's PatchMerging, forward and backward."""
     from helpers.windows import PatchMerging
     C = 6
     mine, error = _module_or_error(cls, lambda c: c(C))
@@ -396,13 +411,13 @@ def check_patch_merging(cls):
         return error
     mine.load_state_dict(reference.state_dict())
     mine.eval()
-    x = torch.randn(2, 4, 6, C, generator=torch.Generator().manual_seed(6))  # H != W on purpose
+    x = torch.randn(2, 4, 6, C, generator=torch.Generator().manual_seed(6))  # G_h != G_w on purpose
     error = _compare_module(mine, reference, x, "on a 4x6 map", {},
                             lambda x: _patch_merging_variants(reference, x))
     if error is not None:
         return error
     return Check(True, "Your patch merging matches the course's (and torchvision's): "
-                       "(B, H, W, C) -> (B, H/2, W/2, 2C).")
+                       "(B, G_h, G_w, C) -> (B, G_h/2, G_w/2, 2C).")
 
 
 def _swin_block_variants(ref, x, unshifted):
@@ -430,22 +445,22 @@ def check_swin_block(cls):
     """Exercise: ``class MySwinBlock(nn.Module)``, built as ``cls(d_model, num_heads,
     window_size, shift=0, d_ff=None)`` (d_ff None: 2·d_model), with ``norm1``, ``attn`` (a
     WindowAttention), ``norm2`` and ``mlp`` (helpers' MLP), and ``forward(x,
-    need_weights=False)`` -> (x (B, H, W, C), the attention's weights). Compared with the
+    need_weights=False)`` -> (x (B, G, G, C), the attention's weights). Compared with the
     course's SwinBlock (same weights), forward and backward, shift 0 and M/2."""
     from helpers.windows import SwinBlock, WindowAttention
-    C, nh, M = 8, 2, 4
+    C, H, M = 8, 2, 4
     g = torch.Generator().manual_seed(7)
     for s in (0, 2):
-        mine, error = _module_or_error(cls, lambda c: c(C, nh, M, s, 3 * C))
+        mine, error = _module_or_error(cls, lambda c: c(C, H, M, s, 3 * C))
         if error is not None:
             return error
-        reference = _perturbed(lambda: SwinBlock(C, nh, M, s, 3 * C), seed=8)
+        reference = _perturbed(lambda: SwinBlock(C, H, M, s, 3 * C), seed=8)
         error = _state_dict_error(mine, reference, "Swin block")
         if error is not None:
             return error
         mine.load_state_dict(reference.state_dict())
         mine.eval()
-        unshifted = WindowAttention(C, nh, M, 0)
+        unshifted = WindowAttention(C, H, M, 0)
         unshifted.load_state_dict(reference.attn.state_dict())
         x = torch.randn(2, 8, 8, C, generator=g)
         error = _compare_module(mine, reference, x, f"with shift {s}", {"need_weights": True},
