@@ -14,10 +14,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 # Notebooks not yet checked (none: every notebook follows the card).
 NOT_YET = set()
-# TEMPORARY: notebook 12's Swin code names the map's rows and columns H and W and the heads nh;
-# its prose, shape comments and deck say (B, H, W, C) to match. Only the Swin-map pattern is
-# waived for 12 (notebook and helpers/cards/12.json); remove this once 12 writes the map (B, G, G, C).
-SWIN_MAP_NOT_YET = {"12"}
+# Notebooks and decks not yet held to the Swin-map pattern (none: 12 writes the map (B, G, G, C)).
+SWIN_MAP_NOT_YET = set()
 
 
 def card_from_docstring():
