@@ -87,3 +87,15 @@ def test_stored_outputs_show_no_path_of_the_machine_that_ran_them(path):
                     for m in re.finditer(r"(/tmp/|/var/folders/|[A-Z]:\\\\Users\\\\)\S*", text)}
                    | {home for text in _stored_text(path) if home != "/" and home in text})
     assert not leaks, f"stored outputs show local paths: {leaks}"
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not p.name.startswith("00")],
+                         ids=lambda p: p.name[:2])
+def test_title_and_flashcards_name_the_notebooks_own_number(path):
+    """After a renumbering, a notebook's title ("# 08 · ...") and its flashcard cell
+    (helpers.Flashcards("08")) carry the number of its file, not an old one."""
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    number = path.name[:2]
+    assert "".join(cells[0]["source"]).startswith(f"# {number} · ")
+    decks = {m for c in cells for m in re.findall(r'Flashcards\("(\d\d)"\)', "".join(c["source"]))}
+    assert decks == {number}, f"{path.name} shows the decks {sorted(decks)}"
