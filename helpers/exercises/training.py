@@ -1,6 +1,7 @@
 """Exercise checks of Notebook 07, training deep encoders: the warm-up + cosine learning-rate
-schedule and the learner's training loop grown to use it (``my_scheduled_fit``, the piece
-"scheduled_fit" that trains the models of notebooks 07-14)."""
+schedule, the learner's training loop grown to use it (``my_scheduled_fit``, the piece
+"scheduled_fit" that trains the models of notebooks 07-14), and label-smoothed
+cross-entropy by hand (the training recipe of section 6)."""
 import math
 
 import torch
@@ -282,3 +283,82 @@ def check_scheduled_fit(fit):
                        "Exercise 9 at every step (held after the warm-up without decay), "
                        "tuples of inputs and models that return their logits alone. It "
                        "trains the models of notebooks 06-11.")
+
+
+# -- Exercise 3: label-smoothed cross-entropy by hand ------------------------------------------
+def _smoothing_inputs():
+    """Logits (N, V) = (6, 5), one row with logits 100 apart (where log(softmax) underflows
+    to log 0), and targets (N,)."""
+    g = torch.Generator().manual_seed(17)
+    logits = 2 * torch.randn(6, 5, generator=g)
+    logits[0] = torch.tensor([100.0, 0.0, -100.0, 3.0, 1.0])
+    return logits, torch.tensor([0, 4, 1, 1, 3, 2])
+
+
+def check_label_smoothing(smoothed_cross_entropy):
+    """Exercise: ``smoothed_cross_entropy(logits, targets, eps)``: logits (N, V), targets
+    (N,) of class indices -> the mean over the N rows of -sum_c q_c log p_c, with the
+    smoothed target q = (1 - eps) * one_hot + eps / V and p = softmax(logits). Checked
+    against ``F.cross_entropy(logits, targets, label_smoothing=eps)``."""
+    import torch.nn.functional as F
+
+    logits, targets = _smoothing_inputs()
+    V = logits.shape[-1]
+
+    def smoothed(eps, over=None, log_p=None):  # q . (-log p) with eps spread over `over` classes
+        log_p = F.log_softmax(logits, -1) if log_p is None else log_p
+        one_hot = F.one_hot(targets, V).float()
+        if over == "others":  # eps / (V - 1) on every other class, 1 - eps on the target
+            q = (1 - eps) * one_hot + eps / (V - 1) * (1 - one_hot)
+        else:
+            q = (1 - eps) * one_hot + eps / V
+        return -(q * log_p).sum(-1)  # (N,)
+
+    for eps in (0.1, 0.3):
+        right = F.cross_entropy(logits, targets, label_smoothing=eps)
+        mistakes = {
+            "Your loss ignores eps: it is the plain cross-entropy. Mix the one-hot target with "
+            "the uniform one: q = (1 - eps)·one_hot + eps / V.":
+                F.cross_entropy(logits, targets),
+            "You spread eps over the V - 1 other classes (the target keeps exactly 1 - eps); "
+            "PyTorch, like the 2017 paper's q, spreads eps / V over all V classes, the target "
+            "included, which then gets 1 - eps + eps / V.": smoothed(eps, "others").mean(),
+            "You added eps times the sum of -log p over the classes; the uniform part of q "
+            "is eps / V per class: eps times the mean of -log p over the V classes.":
+                ((1 - eps) * F.cross_entropy(logits, targets, reduction="none")
+                 - eps * F.log_softmax(logits, -1).sum(-1)).mean(),
+            "You summed over the rows: F.cross_entropy takes the mean over the N rows.":
+                smoothed(eps).sum(),
+            "You weighted the probabilities, q · p, not the log-probabilities: the loss is "
+            "-Σ q_c log p_c, with log p = log_softmax(logits).":
+                -(((1 - eps) * F.one_hot(targets, V) + eps / V) * logits.softmax(-1)).sum(-1).mean(),
+            "You used the logits as log-probabilities: take log_softmax(logits) first (the "
+            "logits are not normalised).": smoothed(eps, log_p=logits).mean(),
+            "Your loss is inf (or NaN) on a row whose logits are 100 apart: log(softmax(x)) "
+            "rounds a probability of e^-200 to 0 and its log to -inf, which eps / V then "
+            "weights. Use F.log_softmax, which computes x - logsumexp(x) without that "
+            "rounding.": smoothed(eps, log_p=torch.log(logits.softmax(-1))).mean(),
+        }
+        try:
+            with torch.random.fork_rng():
+                got = smoothed_cross_entropy(logits.clone(), targets.clone(), eps)
+        except Exception as error:  # the learner's function: any error is theirs to see
+            return Check(False, f"Calling your function failed: {type(error).__name__}: {error}")
+        if got is None:
+            return Check(False, "Not done yet: your function returned None. Return the loss, "
+                                "a scalar tensor.")
+        if not isinstance(got, torch.Tensor):
+            return Check(False, f"Return a torch.Tensor (a scalar), got {type(got).__name__}.")
+        got = got.detach().float()
+        if got.shape != right.shape:
+            return Check(False, f"Return one number, the mean over the rows: a scalar tensor, "
+                                f"shape (), got shape {tuple(got.shape)}.")
+        if torch.allclose(got, right, atol=1e-5, rtol=1e-5):
+            continue
+        for message, wrong in mistakes.items():
+            if torch.allclose(got, wrong.float(), atol=1e-5, rtol=1e-5, equal_nan=True):
+                return Check(False, message)
+        return Check(False, f"With eps={eps}: your loss is {got.item():.5f}; F.cross_entropy("
+                            f"label_smoothing={eps}) gives {right.item():.5f}.")
+    return Check(True, "The mean over the rows of -Σ q·log_softmax(logits), with q = (1 - eps)"
+                       "·one_hot + eps / V: the same as F.cross_entropy(label_smoothing=eps).")
