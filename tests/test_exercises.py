@@ -302,7 +302,7 @@ def _windows(x, M, order=(0, 1, 3, 2, 4, 5)):
     (lambda x, M: _windows(x, M, (0, 1, 2, 3, 4, 5)), False, "cut across rows"),
     (lambda x, M: _windows(x, M, (0, 3, 1, 2, 4, 5)), False, "column by column"),
     (lambda x, M: _windows(x, M, (0, 1, 3, 4, 2, 5)), False, "transposed"),
-    (lambda x, M: _windows(x, M).view(x.shape[0], -1, M * M, x.shape[-1]), False, "B·nW"),
+    (lambda x, M: _windows(x, M).view(x.shape[0], -1, M * M, x.shape[-1]), False, "B·n_w"),
     (lambda x, M: _windows(x, 1), False, "Wrong window size"),
     (lambda x, M: None, False, "Not done yet"),
 ])
