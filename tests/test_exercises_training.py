@@ -10,7 +10,7 @@ from helpers.exercises.training import check_label_smoothing  # unrecorded: keep
 
 def reference(logits, targets, eps):
     V = logits.shape[-1]
-    q = (1 - eps) * F.one_hot(targets, V) + eps / V  # (N, V): the smoothed target
+    q = (1 - eps) * F.one_hot(targets, V) + eps / V  # (n, V): the smoothed target
     return -(q * F.log_softmax(logits, -1)).sum(-1).mean()
 
 

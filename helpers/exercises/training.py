@@ -287,8 +287,8 @@ def check_scheduled_fit(fit):
 
 # -- Exercise 3: label-smoothed cross-entropy by hand ------------------------------------------
 def _smoothing_inputs():
-    """Logits (N, V) = (6, 5), one row with logits 100 apart (where log(softmax) underflows
-    to log 0), and targets (N,)."""
+    """Logits (n, V) = (6, 5), one row with logits 100 apart (where log(softmax) underflows
+    to log 0), and targets (n,)."""
     g = torch.Generator().manual_seed(17)
     logits = 2 * torch.randn(6, 5, generator=g)
     logits[0] = torch.tensor([100.0, 0.0, -100.0, 3.0, 1.0])
@@ -296,8 +296,8 @@ def _smoothing_inputs():
 
 
 def check_label_smoothing(smoothed_cross_entropy):
-    """Exercise: ``smoothed_cross_entropy(logits, targets, eps)``: logits (N, V), targets
-    (N,) of class indices -> the mean over the N rows of -sum_c q_c log p_c, with the
+    """Exercise: ``smoothed_cross_entropy(logits, targets, eps)``: logits (n, V), targets
+    (n,) of class indices -> the mean over the n rows of -sum_c q_c log p_c, with the
     smoothed target q = (1 - eps) * one_hot + eps / V and p = softmax(logits). Checked
     against ``F.cross_entropy(logits, targets, label_smoothing=eps)``."""
     import torch.nn.functional as F
@@ -312,7 +312,7 @@ def check_label_smoothing(smoothed_cross_entropy):
             q = (1 - eps) * one_hot + eps / (V - 1) * (1 - one_hot)
         else:
             q = (1 - eps) * one_hot + eps / V
-        return -(q * log_p).sum(-1)  # (N,)
+        return -(q * log_p).sum(-1)  # (n,)
 
     for eps in (0.1, 0.3):
         right = F.cross_entropy(logits, targets, label_smoothing=eps)
@@ -327,7 +327,7 @@ def check_label_smoothing(smoothed_cross_entropy):
             "is eps / V per class: eps times the mean of -log p over the V classes.":
                 ((1 - eps) * F.cross_entropy(logits, targets, reduction="none")
                  - eps * F.log_softmax(logits, -1).sum(-1)).mean(),
-            "You summed over the rows: F.cross_entropy takes the mean over the N rows.":
+            "You summed over the rows: F.cross_entropy takes the mean over the n rows.":
                 smoothed(eps).sum(),
             "You weighted the probabilities, q · p, not the log-probabilities: the loss is "
             "-Σ q_c log p_c, with log p = log_softmax(logits).":
