@@ -23,9 +23,10 @@ tests/test_notation.py keeps the two equal):
     M       window side in patches (Swin)
 
 So √d_k in softmax(QKᵀ/√d_k)V is √D (√C for a single head of full width). An image is
-(B, C_in, R, R); a Swin feature map of patches is (B, G, G, C), channels last. Code keeps
-PyTorch's own names where it has them (``head_dim``, ``num_layers``; ``H, W`` for the
-rows and columns of an image or map, which may be non-square).
+(B, C_in, R, R); a Swin feature map of patches is (B, G, G, C), channels last, or
+(B, G_h, G_w, C) when it is not square. Code keeps PyTorch's own names where it has them
+(``head_dim``, ``num_layers``; ``H, W`` for an image's height and width in PyTorch's own
+functions).
 
 The mask convention, stated once for the whole package:
 
