@@ -212,6 +212,22 @@ def press_slider(page, index, key, times=1):
         page.keyboard.press(key)
 
 
+def refuse_network(page) -> list:
+    """Let the page load file:// URLs only; every other request is aborted and its URL
+    appended to the list returned (the offline slides and the website)."""
+    refused = []
+
+    def route(r):
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            refused.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    return refused
+
+
 def test_soft_lookup_widget_redraws_when_the_query_moves(lab, page, tmp_path):
     url, token = lab
     state = run_all_cells(page, url, token, "01_attention_as_soft_lookup.ipynb")
@@ -367,16 +383,7 @@ def test_static_slides_open_offline_and_advance(page, tmp_path):
     slides.copy_mathjax(tmp_path / "slides")
     html = slides.export(copy, tmp_path / "slides")
     shutil.rmtree(tmp_path / "fig")  # the HTML must carry its diagrams, not link them
-    refused, missing = [], []
-
-    def offline(route):
-        if route.request.url.startswith("file://"):
-            route.continue_()
-        else:
-            refused.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", offline)
+    refused, missing = refuse_network(page), []
     page.on("requestfailed", lambda request: missing.append(request.url)
             if request.url.startswith("file://") else None)
     page.goto(html.as_uri())

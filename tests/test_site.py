@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from test_browser import ROOT, page  # noqa: F401 (fixture)
+from test_browser import ROOT, page, refuse_network  # noqa: F401 (fixture)
 
 sys.path.insert(0, str(ROOT / "tools"))
 import build_site  # noqa: E402
@@ -25,16 +25,7 @@ def site(tmp_path_factory):
 @pytest.fixture
 def offline(page):
     """The page with the network refused; yields (page, refused, errors)."""
-    refused, errors = [], []
-
-    def route(r):
-        if r.request.url.startswith("file://"):
-            r.continue_()
-        else:
-            refused.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
+    refused, errors = refuse_network(page), []
     page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error"
             else None)
     page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
