@@ -1,5 +1,5 @@
 """Flashcards with spaced repetition: a deck at the end of every notebook, and one place to
-review what is due across the course (notebooks 01-13).
+review what is due across the course (notebooks 01-16).
 
 The cards live in ``helpers/cards/NN.json`` (question, answer, maths in ``$...$``); what a
 learner knows lives in the progress file (helpers.progress). "Knew it" moves a card up a

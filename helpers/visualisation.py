@@ -1,6 +1,6 @@
 """Static figures: an attention heatmap with token labels, and a training history.
 
-Used by notebooks 01-05 and 08 (and 06, 08 through ``plot_history`` and the widgets).
+Used by notebooks 01-05 and 08 (and the others through ``plot_history`` and the widgets).
 Sizes and fonts follow the course style (helpers.style): at most the notebook column's
 width, no text below 10 pt. Colours use 'viridis' (ordered, readable in greyscale and for colour-blind readers):
 dark is little weight, yellow is much.

@@ -1,5 +1,5 @@
 """Your pieces: the code you wrote in an exercise, kept once its check passed, and used by
-the models that train later (notebooks 02-13; ``python3 course.py progress`` lists them).
+the models that train later (notebooks 02-16; ``python3 course.py progress`` lists them).
 
 A check that builds a piece of the model (your ``MultiHeadAttention`` in 04, your encoder
 block in 06, ...) keeps your function or class, as Python source, in ``yours/<piece>.py``

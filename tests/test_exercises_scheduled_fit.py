@@ -1,5 +1,5 @@
 """Notebook 07's Exercise 2: the learner's loop of notebook 02 grown to helpers.fit's
-interface (check_scheduled_fit, the piece ``scheduled_fit`` that notebooks 07-14 train
+interface (check_scheduled_fit, the piece ``scheduled_fit`` that notebooks 07-16 train
 with); one test per named mistake."""
 import sys
 from pathlib import Path

@@ -1,6 +1,6 @@
 """Exercise checks of Notebook 07, training deep encoders: the warm-up + cosine learning-rate
 schedule, the learner's training loop grown to use it (``my_scheduled_fit``, the piece
-"scheduled_fit" that trains the models of notebooks 07-14), and label-smoothed
+"scheduled_fit" that trains the models of notebooks 07-16), and label-smoothed
 cross-entropy by hand (the training recipe of section 6)."""
 import math
 
@@ -182,7 +182,7 @@ def _schedule_mistake(got, lr, steps, warmup, decay):
 @builds("scheduled_fit", "helpers.training:fit")
 def check_scheduled_fit(fit):
     """Exercise: the learner's notebook-02 loop grown to the interface of ``helpers.fit``
-    that notebooks 06-11 train with: ``fit(model, train, val=None, *, steps, lr, batch_size,
+    that notebooks 07-16 train with: ``fit(model, train, val=None, *, steps, lr, batch_size,
     eval_every, weight_decay=0.0, warmup=0, decay=None, desc, progress=True)``, AdamW with
     that weight decay, the rate lr × factor at each step (a linear warm-up, then held, or
     half a cosine to 0 with decay='cosine'), X a tensor or a tuple of tensors (model(*X)),
@@ -282,7 +282,7 @@ def check_scheduled_fit(fit):
     return Check(True, "Your loop, grown: AdamW with the weight decay you pass, the rate of "
                        "Exercise 9 at every step (held after the warm-up without decay), "
                        "tuples of inputs and models that return their logits alone. It "
-                       "trains the models of notebooks 06-11.")
+                       "trains the models of notebooks 07-16.")
 
 
 # -- Exercise 3: label-smoothed cross-entropy by hand ------------------------------------------

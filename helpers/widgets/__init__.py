@@ -8,13 +8,13 @@ JupyterLab, in a classroom projector and in the static copy: where widgets canno
 One module per explorer, each naming its notebook:
 
 - ``soft_lookup``: SoftLookupExplorer (01)
-- ``attention``: AttentionExplorer (02, 04, 06, 07, 11)
+- ``attention``: AttentionExplorer (02, 04, 06, 08, 13)
 - ``mask_lab``: MaskLab (03)
 - ``positions``: PositionExplorer (05)
-- ``sampling``: SamplingExplorer (08, 12)
-- ``chat``: ChatBox (12), a question box rather than a picture
-- ``vit``: ViTExplorer (09)
-- ``receptive_field``: ReceptiveFieldExplorer (10)
+- ``sampling``: SamplingExplorer (10, 14)
+- ``chat``: ChatBox (14), a question box rather than a picture
+- ``vit``: ViTExplorer (11)
+- ``receptive_field``: ReceptiveFieldExplorer (12)
 - ``_base``: what they share (the picture, the control row, the layout for a 1280×720
   screen)
 """

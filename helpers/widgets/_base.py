@@ -1,4 +1,4 @@
-"""What every explorer shares (notebooks 01-13): controls above a picture, the picture as
+"""What every explorer shares (notebooks 01-14): controls above a picture, the picture as
 a PNG, and the controls' layout for a 1280×720 screen (helpers.style).
 
 Layout rules: pictures at most the column's width (8 in at 100 dpi), text at least 10 pt;
